@@ -1,0 +1,44 @@
+"""skrec: deep-learning recommender systems as scikit-learn estimators.
+
+One :class:`~sklearn.pipeline.Pipeline` goes from a raw interaction log to
+recommendations: :class:`InteractionNormalizer` -> :class:`FeatureBuilder` ->
+a Keras deep recommender such as :class:`NCFClassifier`.
+
+TensorFlow is imported only when a model is first used, so the datasets and
+preprocessing steps load fast.
+"""
+
+import importlib
+
+from ._version import __version__
+from .datasets import load_movielens, make_interactions
+from .preprocessing import (
+    CleaningReport,
+    FeatureBuilder,
+    InteractionNormalizer,
+    clean_interactions,
+)
+
+_LAZY = {"NCFClassifier": "skrec.models", "DeepRecommenderClassifier": "skrec.models"}
+
+__all__ = [
+    "CleaningReport",
+    "DeepRecommenderClassifier",
+    "FeatureBuilder",
+    "InteractionNormalizer",
+    "NCFClassifier",
+    "__version__",
+    "clean_interactions",
+    "load_movielens",
+    "make_interactions",
+]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'skrec' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,120 @@
+"""Every workaround for scikeras 0.13 lives here, and only here.
+
+scikeras is unmaintained; replacing it later (for example with
+``keras.wrappers.SKLearnClassifier``) should touch this one module. What it
+fixes, each checked by ``tests/models/test_scikeras_compat.py`` on the newest
+scikit-learn:
+
+1. Tags on scikit-learn >= 1.6. ``KerasClassifier`` lists ``ClassifierMixin``
+   after ``BaseEstimator``, so its tags say ``estimator_type=None``:
+   ``is_classifier`` is False, classifier CV defaults (stratified folds) do not
+   apply and ``scoring="roc_auc"`` silently yields NaN in ``cross_val_score``
+   and ``GridSearchCV``. We declare the classifier tags explicitly.
+2. Feature-encoder metadata. ``BaseWrapper._initialize`` asks an *unfitted*
+   fresh ``feature_encoder`` for ``get_metadata()``, so metadata learned while
+   fitting the encoder never reaches the model builder. We read it from the
+   fitted encoder.
+3. Seeding. scikeras seeds through ``tensorflow_random_state``, which turns
+   on TensorFlow op determinism; Keras then silently refuses XLA
+   (``jit_compile``), the main speed-up on CPU. We seed Python, NumPy and
+   TensorFlow ourselves around model building and training, without op
+   determinism (CPU kernels used here are deterministic for a fixed seed and
+   thread count, which the tests check).
+4. The ``learning_rate`` convenience parameter. scikeras only routes
+   ``optimizer__learning_rate``; we inject ``learning_rate`` unless the user
+   routed one explicitly.
+"""
+
+import contextlib
+import random
+
+import numpy as np
+
+from .._tf import keras, tf  # quiet TensorFlow import before scikeras's
+from scikeras.wrappers import KerasClassifier  # noqa: E402
+from sklearn.utils import ClassifierTags, TargetTags  # noqa: E402
+
+
+@contextlib.contextmanager
+def seeded(seed):
+    """Seed Python, NumPy and TensorFlow for a block; restore the global RNGs."""
+    if seed is None:
+        yield
+        return
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    try:
+        keras.utils.set_random_seed(int(seed))
+        yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+
+
+class KerasClassifierCompat(KerasClassifier):
+    """``scikeras.wrappers.KerasClassifier`` fixed for current scikit-learn.
+
+    Not public: subclass :class:`skrec.models.DeepRecommenderClassifier`.
+    """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "classifier"
+        tags.classifier_tags = ClassifierTags(multi_class=False)
+        tags.target_tags = TargetTags(required=True)
+        tags.non_deterministic = True
+        tags.input_tags.allow_nan = False
+        return tags
+
+    def _initialize(self, X, y=None):
+        self._seed = _seed_of(self.random_state)
+        # None keeps scikeras from enabling op determinism (workaround 3).
+        self._random_state = None
+
+        X, y = self._validate_data(X, y, reset=True)
+        self.target_encoder_ = self.target_encoder.fit(y)
+        vars(self).update(**getattr(self.target_encoder_, "get_metadata", dict)())
+        self.feature_encoder_ = self.feature_encoder.fit(X)
+        # scikeras reads this from an unfitted encoder (workaround 2).
+        vars(self).update(**getattr(self.feature_encoder_, "get_metadata", dict)())
+        self.model_ = self._build_keras_model()
+        self._initialize_callbacks()
+        return X, y
+
+    def _build_keras_model(self):
+        with seeded(self._seed):
+            return super()._build_keras_model()
+
+    def _fit(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
+        if not (self.warm_start or warm_start) or not self.initialized_:
+            # _initialize (called inside) sets the seed; draw it early so the
+            # whole fit, building included, runs under it.
+            self._seed = _seed_of(self.random_state)
+        with seeded(getattr(self, "_seed", None)):
+            return super()._fit(
+                X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs
+            )
+
+    def _get_compile_kwargs(self):
+        params = {}
+        if getattr(self, "learning_rate", None) is not None and not hasattr(
+            self, "optimizer__learning_rate"
+        ):
+            # Routed params are read from attributes; set one for this call only.
+            params["optimizer__learning_rate"] = self.learning_rate
+        if not params:
+            return super()._get_compile_kwargs()
+        vars(self).update(params)
+        try:
+            return super()._get_compile_kwargs()
+        finally:
+            for name in params:
+                delattr(self, name)
+
+
+def _seed_of(random_state):
+    if isinstance(random_state, np.random.RandomState):
+        state = random_state.get_state()
+        r = np.random.RandomState()
+        r.set_state(state)
+        return int(r.randint(low=1, high=2**31 - 1))
+    return random_state

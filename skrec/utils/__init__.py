@@ -1,0 +1,1 @@
+"""Shared validation helpers (private; not part of the public API)."""
