@@ -1,9 +1,11 @@
 """DeepRecommenderClassifier: what every skrec Keras recommender shares."""
 
 import numbers
+import warnings
 
 import numpy as np
 from scikeras.utils.transformers import ClassifierLabelEncoder
+from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.multiclass import type_of_target
 
 from .._tf import keras
@@ -108,7 +110,7 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
         self : DeepRecommenderClassifier
         """
         self._check_params()
-        self._check_target(y)
+        y = self._check_target(y)
         self._schema_in = schema_of(X)
         return super().fit(X, y, sample_weight=sample_weight, **kwargs)
 
@@ -125,7 +127,7 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
         self : DeepRecommenderClassifier
         """
         self._check_params()
-        self._check_target(y)
+        y = self._check_target(y)
         self._schema_in = schema_of(X)
         return super().partial_fit(X, y, sample_weight=sample_weight, **kwargs)
 
@@ -149,20 +151,38 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
 
     def _check_target(self, y):
         who = type(self).__name__
+        if y is None:
+            raise ValueError(
+                f"{who} requires y to be passed, but the target y is None; pass "
+                "one binary label per row (all ones for implicit feedback with "
+                "negative_ratio > 0)."
+            )
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected. Please "
+                "change the shape of y to (n_samples,), for example using ravel().",
+                DataConversionWarning,
+                stacklevel=3,
+            )
             y = y.ravel()
         kind = type_of_target(y)
+        if kind == "unknown":
+            raise ValueError(
+                f"{who}: Unknown label type {y.dtype}; pass one binary label per "
+                "row, e.g. y = (rating >= 4).astype(int)."
+            )
         classes = np.unique(y)
         if kind not in ("binary", "multiclass") or len(classes) > 2:
             raise ValueError(
-                f"{who}: y must be one binary label per row (e.g. clicked 0/1); "
-                f"got a {kind} target with classes {classes[:5].tolist()}. "
-                "Binarise it first, e.g. y = (rating >= 4).astype(int)."
+                f"{who}: Only binary classification is supported: y must be one "
+                f"binary label per row; got a {kind} target with classes "
+                f"{classes[:5].tolist()}. Binarise it first, e.g. "
+                "y = (rating >= 4).astype(int)."
             )
         if self.negative_ratio == 0 and len(classes) < 2:
             raise ValueError(
-                f"{who}: y holds a single class ({classes.tolist()}); with "
+                f"{who}: y holds one class only ({classes.tolist()}); with "
                 "negative_ratio=0 labels are used as given and both classes are "
                 "needed. For implicit feedback (positives only) pass "
                 "negative_ratio=4 to sample negatives."
@@ -172,6 +192,7 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
                 f"{who}: with negative_ratio={self.negative_ratio} y must be 0/1 "
                 f"(1 = implicit positive); got classes {classes.tolist()}."
             )
+        return y
 
     @property
     def target_encoder(self):

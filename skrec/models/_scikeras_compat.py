@@ -20,7 +20,10 @@ scikit-learn:
    TensorFlow ourselves around model building and training, without op
    determinism (CPU kernels used here are deterministic for a fixed seed and
    thread count, which the tests check).
-4. The ``learning_rate`` convenience parameter. scikeras only routes
+4. Input checks scikit-learn's conventions expect: sparse input is refused
+   with scikit-learn's own message, and a column count that differs from
+   ``fit`` names both counts.
+5. The ``learning_rate`` convenience parameter. scikeras only routes
    ``optimizer__learning_rate``; we inject ``learning_rate`` unless the user
    routed one explicitly.
 """
@@ -29,6 +32,7 @@ import contextlib
 import random
 
 import numpy as np
+import scipy.sparse as sp
 
 from .._tf import keras, tf  # quiet TensorFlow import before scikeras's
 from scikeras.wrappers import KerasClassifier  # noqa: E402
@@ -61,6 +65,7 @@ class KerasClassifierCompat(KerasClassifier):
         tags.estimator_type = "classifier"
         tags.classifier_tags = ClassifierTags(multi_class=False)
         tags.target_tags = TargetTags(required=True)
+        tags.classifier_tags.poor_score = True
         tags.non_deterministic = True
         tags.input_tags.allow_nan = False
         return tags
@@ -79,6 +84,24 @@ class KerasClassifierCompat(KerasClassifier):
         self.model_ = self._build_keras_model()
         self._initialize_callbacks()
         return X, y
+
+    def _validate_data(self, X=None, y=None, reset=False, y_numeric=False):
+        if X is not None:
+            if sp.issparse(X):
+                raise TypeError(
+                    "A sparse matrix was passed, but dense data is required. Use "
+                    "'.toarray()' to convert to a dense numpy array."
+                )
+            shape = getattr(X, "shape", ())
+            n_features = shape[1] if len(shape) == 2 else None
+            expected = getattr(self, "n_features_in_", None)
+            if not reset and None not in (expected, n_features) and n_features != expected:
+                raise ValueError(
+                    f"X has {n_features} features, but {type(self).__name__} is "
+                    f"expecting {expected} features as input; pass the same "
+                    "columns as in fit."
+                )
+        return super()._validate_data(X, y, reset=reset, y_numeric=y_numeric)
 
     def _build_keras_model(self):
         with seeded(self._seed):

@@ -202,6 +202,11 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             del self.feature_names_in_
         self.n_features_in_ = frame.shape[1]
         self._array_input = not isinstance(X, pd.DataFrame)
+        if frame.shape[1] == 0:
+            raise ValueError(
+                f"{self._who}: 0 feature(s) (shape={frame.shape}) while a minimum "
+                "of 2 is required (a user and an item column)."
+            )
         if self._array_input and frame.shape[1] < 2:
             raise ValueError(
                 f"{self._who}: X has 1 feature(s) but needs at least a user and an "
@@ -469,4 +474,6 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         tags.input_tags.string = True
         tags.input_tags.categorical = True
         tags.input_tags.allow_nan = True
+        # Output mixes integer indices and float columns.
+        tags.transformer_tags.preserves_dtype = []
         return tags

@@ -8,6 +8,7 @@ import numbers
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 
 def check_frame(X, *, who, allow_array=False):
@@ -26,12 +27,21 @@ def check_frame(X, *, who, allow_array=False):
     if isinstance(X, pd.DataFrame):
         frame = X
     elif allow_array:
+        if sp.issparse(X):
+            raise TypeError(
+                f"{who}: A sparse matrix was passed, but dense data is required. "
+                "Use '.toarray()' to convert to a dense numpy array."
+            )
         arr = np.asarray(X)
         if arr.ndim != 2:
             raise ValueError(
-                f"{who}: expected 2D array, got {arr.ndim}D array instead; "
-                "reshape your data with array.reshape(-1, 1) for a single feature."
+                f"{who}: expected 2D array, got {arr.ndim}D array instead. "
+                "Reshape your data either using array.reshape(-1, 1) if your data "
+                "has a single feature or array.reshape(1, -1) if it contains a "
+                "single sample."
             )
+        if np.iscomplexobj(arr):
+            raise ValueError(f"{who}: Complex data not supported; pass real values.")
         frame = pd.DataFrame(arr)
     else:
         raise TypeError(

@@ -1,0 +1,93 @@
+"""The scikeras workarounds, checked against the installed (newest) scikit-learn."""
+
+import random
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import is_classifier
+from sklearn.model_selection import StratifiedKFold, check_cv, cross_val_score
+from sklearn.utils import get_tags
+
+from skrec.models import NCFClassifier
+from skrec.models._scikeras_compat import seeded
+
+
+def _ids_data(n=600, seed=0):
+    rng = np.random.default_rng(seed)
+    users = rng.integers(0, 10, n)
+    items = rng.integers(0, 6, n)
+    # Label depends on the (user, item) pair, so an id model can learn it.
+    y = ((users % 3) == (items % 3)).astype(int)
+    return np.c_[users, items].astype(float), y
+
+
+def test_is_classifier_and_tags():
+    clf = NCFClassifier()
+    assert is_classifier(clf)
+    tags = get_tags(clf)
+    assert tags.estimator_type == "classifier"
+    assert tags.target_tags.required
+    assert not tags.classifier_tags.multi_class
+    # Classifier CV defaults apply: stratified folds.
+    assert isinstance(check_cv(3, np.array([0, 1] * 10), classifier=True), StratifiedKFold)
+
+
+def test_roc_auc_scoring_gives_finite_scores():
+    X, y = _ids_data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # sklearn warns before NaN scores
+        scores = cross_val_score(
+            NCFClassifier(epochs=5, batch_size=32, learning_rate=1e-2, random_state=0),
+            X,
+            y,
+            cv=3,
+            scoring="roc_auc",
+        )
+    assert np.all(np.isfinite(scores))
+    assert scores.mean() > 0.6
+
+
+def test_learning_rate_is_routed_and_explicit_routing_wins():
+    X, y = _ids_data(200)
+    clf = NCFClassifier(epochs=1, learning_rate=0.0123, random_state=0).fit(X, y)
+    assert float(clf.model_.optimizer.learning_rate) == pytest.approx(0.0123)
+    assert "optimizer__learning_rate" not in clf.get_params()
+    clf = NCFClassifier(
+        epochs=1, learning_rate=0.0123, optimizer__learning_rate=0.05, random_state=0
+    ).fit(X, y)
+    assert float(clf.model_.optimizer.learning_rate) == pytest.approx(0.05)
+
+
+def test_seeding_does_not_disable_xla_and_restores_global_rngs():
+    from tensorflow.python.framework.config import is_op_determinism_enabled
+
+    X, y = _ids_data(200)
+    np.random.seed(7)
+    random.seed(7)
+    expected = (np.random.random(), random.random())
+    np.random.seed(7)
+    random.seed(7)
+    clf = NCFClassifier(epochs=1, jit_compile=True, random_state=0).fit(X, y)
+    assert (np.random.random(), random.random()) == expected
+    assert clf.model_.jit_compile is True
+    assert not is_op_determinism_enabled()
+    with seeded(3):
+        a = np.random.random()
+    with seeded(3):
+        assert np.random.random() == a
+
+
+def test_feature_encoder_metadata_reaches_the_model():
+    X, y = _ids_data(200)
+    clf = NCFClassifier(epochs=1, random_state=0).fit(X, y)
+    sizes = [entry["vocabulary_size"] for entry in clf.input_schema_[:2]]
+    assert sizes == [len(np.unique(X[:, 0])) + 1, len(np.unique(X[:, 1])) + 1]
+    assert clf.model_.get_layer("gmf_user").input_dim == sizes[0]
+
+
+def test_feature_count_mismatch_is_named():
+    X, y = _ids_data(200)
+    clf = NCFClassifier(epochs=1, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="X has 3 features, but NCFClassifier is expecting 2"):
+        clf.predict_proba(np.c_[X, X[:, 0]])
