@@ -109,27 +109,16 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
         -------
         self : DeepRecommenderClassifier
         """
-        self._check_params()
-        y = self._check_target(y)
-        self._schema_in = schema_of(X)
         return super().fit(X, y, sample_weight=sample_weight, **kwargs)
 
-    def partial_fit(self, X, y, sample_weight=None, **kwargs):
-        """Train one more epoch (building the network on the first call).
-
-        Parameters
-        ----------
-        X, y, sample_weight, **kwargs
-            As in :meth:`fit`.
-
-        Returns
-        -------
-        self : DeepRecommenderClassifier
-        """
+    def _fit(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
+        # Shared by fit and partial_fit.
         self._check_params()
         y = self._check_target(y)
         self._schema_in = schema_of(X)
-        return super().partial_fit(X, y, sample_weight=sample_weight, **kwargs)
+        return super()._fit(
+            X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs
+        )
 
     def _check_params(self):
         who = type(self).__name__
@@ -211,7 +200,7 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
         y = np.asarray(y).reshape(-1)
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=np.float32).reshape(-1)
-        sampler = _EpochSampler(self, X, y, shuffle=self.shuffle)
+        sampler = _EpochSampler(self, X, y, initial_epoch, shuffle=self.shuffle)
         # Shuffled here in NumPy: Keras' own shuffle of in-memory arrays costs
         # about a fifth of the training throughput on CPU.
         kwargs["shuffle"] = False
@@ -228,6 +217,15 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
             )
 
     def _predict_raw(self, X, **kwargs):
+        schema = schema_of(X)
+        fitted = getattr(self, "input_schema_", None)
+        if schema is not None and fitted is not None and schema != fitted:
+            raise ValueError(
+                f"{type(self).__name__}: X was encoded by a FeatureBuilder other "
+                "than the one this model was trained on (its schema differs), so "
+                "its ids would be read as the wrong users and items; predict "
+                "through the fitted pipeline."
+            )
         if not hasattr(self, "predict__batch_size") and "batch_size" not in kwargs:
             kwargs["batch_size"] = self.predict_batch_size
         return super()._predict_raw(X, **kwargs)
@@ -310,14 +308,16 @@ class _Features:
 class _EpochSampler:
     """Builds each epoch's training arrays: unknown-id masking and negatives."""
 
-    def __init__(self, estimator, X, y, shuffle=True):
+    def __init__(self, estimator, X, y, initial_epoch=0, shuffle=True):
         self.X = X
         self.y = y
         self.shuffle = shuffle
         self.ratio = estimator.negative_ratio
         self.unknown_rate = estimator.unknown_id_rate
         seed = estimator._seed
-        self.rng = np.random.default_rng(seed)
+        # Keyed by the first epoch so that each partial_fit call draws fresh
+        # negatives while fit(epochs=n) stays reproducible.
+        self.rng = np.random.default_rng(None if seed is None else [seed, initial_epoch])
         schema = estimator.feature_encoder_.schema_
         self.user_key = self.item_key = None
         self.item_side_keys = []
@@ -362,16 +362,18 @@ class _EpochSampler:
     def _sample_items(self, users):
         items = self.rng.integers(1, self.n_items, size=users.size)
         keep = np.ones(users.size, dtype=bool)
+        pending = np.arange(users.size)  # rows whose item may be a positive
         for _ in range(50):
-            keys = users * self.n_items + items
+            keys = users[pending] * self.n_items + items[pending]
             position = np.searchsorted(self.positive_keys, keys)
             position = np.minimum(position, self.positive_keys.size - 1)
-            clash = self.positive_keys[position] == keys
-            if not clash.any():
+            pending = pending[self.positive_keys[position] == keys]
+            if pending.size == 0:
                 break
-            items[clash] = self.rng.integers(1, self.n_items, size=int(clash.sum()))
+            # Redraw, and re-check, only the rows that hit a positive.
+            items[pending] = self.rng.integers(1, self.n_items, size=pending.size)
         else:  # users who hold (nearly) every item as a positive
-            keep = ~clash
+            keep[pending] = False
         return items, keep
 
     def _negatives(self):

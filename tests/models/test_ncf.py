@@ -75,9 +75,12 @@ def test_negative_sampler_never_draws_a_positive_and_uses_item_features(features
     np.testing.assert_array_equal(
         X_epoch[sampler.user_key][n_pos:], np.repeat(inputs[sampler.user_key], 3)
     )
-    # Fresh negatives each epoch.
-    _, _, _ = sampler.epoch(None)
+    # Fresh negatives each epoch, and for each partial_fit call (its first epoch).
     assert not np.array_equal(sampler.epoch(None)[0][sampler.item_key][n_pos:], items)
+    later = _EpochSampler(clf, inputs, y.astype(float), initial_epoch=1, shuffle=False)
+    assert not np.array_equal(later.epoch(None)[0][sampler.item_key][n_pos:], items)
+    again = _EpochSampler(clf, inputs, y.astype(float), shuffle=False)
+    np.testing.assert_array_equal(again.epoch(None)[0][sampler.item_key][n_pos:], items)
 
 
 def test_implicit_feedback_learns_preferences(log_xy):
@@ -141,3 +144,12 @@ def test_plain_array_learns_its_own_vocabulary():
     assert proba[0] > 0.8 and proba[1] < 0.2
     assert np.isfinite(proba[2])  # unknown user 99 -> index 0
     assert pd.Series(clf.predict(X[:4])).tolist() == [1, 0, 0, 1]
+
+
+def test_output_of_another_feature_builder_is_refused(log_xy, features):
+    _, Xt, y = features
+    clf = NCFClassifier(epochs=1, random_state=0).fit(Xt, y)
+    X, _ = log_xy
+    other = FeatureBuilder(min_frequency=50).fit(X.tail(1000)).transform(X.head(10))
+    with pytest.raises(ValueError, match="FeatureBuilder other than the one"):
+        clf.predict_proba(other)
