@@ -311,12 +311,6 @@ def main(argv=None):
     sampling_s = []
     for epoch in range(1, args.epochs + 1):
         # ---- skrec epoch (negatives sampled inside partial_fit, timed with it)
-        if epoch > 1 and hasattr(clf, "_seed"):
-            # Workaround: partial_fit re-seeds its negative sampler from the
-            # same random_state each call, so every epoch would get identical
-            # negatives (see benchmarks/README.md). A per-epoch seed keeps the
-            # run reproducible and the negatives fresh, as in fit(epochs=N).
-            clf._seed = SEED + epoch
         t0 = time.perf_counter()
         clf.partial_fit(Xt_train, y_train)
         skrec_s = time.perf_counter() - t0

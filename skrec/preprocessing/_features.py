@@ -128,8 +128,8 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
     ...     "item_price": [12.0, 300.0]}))
     >>> out[["user_id", "item_id", "item_category", "is_electronics"]]
        user_id  item_id  item_category  is_electronics
-    0        2        1              2             0.0
-    1        0        2              1             1.0
+    0        2        2              2             0.0
+    1        0        1              1             1.0
     >>> [(c["name"], c["kind"], c["side"], c["vocabulary_size"]) for c in fb.schema_][:3]
     [('user_id', 'id', 'user', 3), ('item_id', 'id', 'item', 3), ('item_category', 'categorical', 'item', 3)]
     """
