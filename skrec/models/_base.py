@@ -46,13 +46,14 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
     steps_per_execution : int, default=32
         Batches run per call into the TensorFlow graph. Running 32 at a time
         removes most of Keras' per-batch Python overhead: the main reason
-        skrec trains several times faster than a default ``compile()``.
+        skrec trains faster than a default ``compile()`` (see
+        ``benchmarks/bench_ncf.py``).
     predict_batch_size : int, default=8192
         Batch size for prediction (an explicit ``predict__batch_size`` wins).
 
     Other parameters (``optimizer``, ``loss``, ``epochs``, ``batch_size``,
-    ``random_state``, ``verbose``, ``callbacks`` and the routed ``model__*``,
-    ``optimizer__*``, ``fit__*``, ``predict__*``) are those of
+    ``random_state``, ``verbose``, ``callbacks`` and the routed
+    ``optimizer__*``, ``loss__*``, ``fit__*``, ``predict__*``) are those of
     :class:`scikeras.wrappers.KerasClassifier`.
     """
 

@@ -26,7 +26,7 @@ class NCFClassifier(DeepRecommenderClassifier):
     dropout : float, default=0.0
         Dropout rate after each MLP layer.
     l2 : float, default=0.0
-        L2 penalty on embeddings and dense kernels.
+        L2 penalty on the embeddings and the hidden layers' kernels.
     negative_ratio : int, default=0
         Negatives sampled per positive each epoch (0: use ``y`` as given).
     optimizer : str or keras optimizer, default="adam"
@@ -41,7 +41,7 @@ class NCFClassifier(DeepRecommenderClassifier):
         Further :class:`~skrec.models.DeepRecommenderClassifier` and scikeras
         parameters (``unknown_id_rate``, ``jit_compile``,
         ``steps_per_execution``, ``predict_batch_size``, ``callbacks``,
-        ``model__*``, ``optimizer__*``, ``fit__*``, ``predict__*``).
+        ``optimizer__*``, ``fit__*``, ``predict__*``).
 
     Attributes
     ----------

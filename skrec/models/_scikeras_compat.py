@@ -16,14 +16,17 @@ scikit-learn:
    fitted encoder.
 3. Seeding. scikeras seeds through ``tensorflow_random_state``, which turns
    on TensorFlow op determinism; Keras then silently refuses XLA
-   (``jit_compile``), the main speed-up on CPU. We seed Python, NumPy and
+   (``jit_compile``), so the option would do nothing. We seed Python, NumPy and
    TensorFlow ourselves around model building and training, without op
    determinism (CPU kernels used here are deterministic for a fixed seed and
    thread count, which the tests check).
 4. Input checks scikit-learn's conventions expect: sparse input is refused
    with scikit-learn's own message, and a column count that differs from
    ``fit`` names both counts.
-5. The ``learning_rate`` convenience parameter. scikeras only routes
+5. The ``learning_rate`` convenience parameter.
+6. ``predict_proba`` on a single row: scikeras squeezes its output to shape
+   ``(2,)``; scikit-learn (and a web service scoring one request) expects
+   ``(1, 2)``. scikeras only routes
    ``optimizer__learning_rate``; we inject ``learning_rate`` unless the user
    routed one explicitly.
 """
@@ -102,6 +105,23 @@ class KerasClassifierCompat(KerasClassifier):
                     "columns as in fit."
                 )
         return super()._validate_data(X, y, reset=reset, y_numeric=y_numeric)
+
+    def predict_proba(self, X, **kwargs):
+        """Class probabilities, shape ``(n_samples, 2)`` (also for one row).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Model input.
+        **kwargs : dict
+            Passed to ``keras.Model.predict``.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, 2)
+        """
+        proba = super().predict_proba(X, **kwargs)
+        return proba.reshape(1, -1) if proba.ndim == 1 else proba
 
     def _build_keras_model(self):
         with seeded(self._seed):

@@ -57,15 +57,14 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
     user_features, item_features : "auto" or list of str, default="auto"
         Attribute columns of the user and of the item. ``"auto"`` takes the
         columns named ``user_*`` / ``item_*`` of the data contract, except the
-        ids, the context features, and categorical columns with one value per
-        id (such as a title), which add nothing to the id embedding.
+        ids and the context features.
     context_features : "auto" or list of str, default="auto"
         Columns describing the interaction itself (e.g. the normalised
         ``user_behavior`` strength). ``"auto"`` takes ``user_behavior`` when
         present; for a plain array, every column but the two ids.
     categorical_features : "auto" or list of str, default="auto"
-        Which attribute columns are categorical. ``"auto"``: columns of object,
-        string, category or boolean dtype.
+        Which attribute columns are categorical. ``"auto"``: every column that
+        is not numeric (object, string, category, datetime) or is boolean.
     boolean_features : dict or None, default=None
         Declarative 0/1 features, ``{name: (column, op, value)}`` with ``op``
         one of ``==, !=, <, <=, >, >=, in``; e.g.

@@ -91,3 +91,18 @@ def test_feature_count_mismatch_is_named():
     clf = NCFClassifier(epochs=1, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="X has 3 features, but NCFClassifier is expecting 2"):
         clf.predict_proba(np.c_[X, X[:, 0]])
+
+
+def test_single_row_predict_proba_keeps_two_dimensions():
+    X, y = _ids_data(200)
+    clf = NCFClassifier(epochs=1, random_state=0).fit(X, y)
+    assert clf.predict_proba(X[:1]).shape == (1, 2)
+    assert clf.predict(X[:1]).shape == (1,)
+
+
+def test_sparse_input_is_refused_with_sklearn_message():
+    import scipy.sparse as sp
+
+    X, y = _ids_data(50)
+    with pytest.raises(TypeError, match="dense data is required"):
+        NCFClassifier(epochs=1).fit(sp.csr_matrix(X), y)
