@@ -153,3 +153,21 @@ def test_output_of_another_feature_builder_is_refused(log_xy, features):
     other = FeatureBuilder(min_frequency=50).fit(X.tail(1000)).transform(X.head(10))
     with pytest.raises(ValueError, match="FeatureBuilder other than the one"):
         clf.predict_proba(other)
+
+
+def test_sample_weight_and_validation_split_reach_keras(features):
+    _, Xt, y = features
+    weights = np.where(np.arange(len(y)) % 2, 1.0, 0.0)
+    clf = NCFClassifier(epochs=1, random_state=0).fit(Xt, y, sample_weight=weights)
+    unweighted = NCFClassifier(epochs=1, random_state=0).fit(Xt, y)
+    assert not np.allclose(clf.predict_proba(Xt), unweighted.predict_proba(Xt))
+    clf = NCFClassifier(epochs=2, validation_split=0.2, random_state=0).fit(Xt, y)
+    assert len(clf.history_["val_loss"]) == 2
+
+
+def test_batch_size_covers_partial_and_full_batches():
+    X = np.c_[np.arange(70) % 7, np.arange(70) % 5].astype(float)
+    y = np.arange(70) % 2
+    for batch_size in (32, 70, -1, 100):
+        clf = NCFClassifier(epochs=1, batch_size=batch_size, random_state=0).fit(X, y)
+        assert clf.predict_proba(X).shape == (70, 2)
