@@ -78,7 +78,11 @@ def check_id_column(frame, column, *, who):
             f"(first at row {values.index[values.isna().to_numpy()][0]!r}); "
             "drop those rows first, e.g. with skrec.clean_interactions(log)."
         )
-    if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
+    # infer_dtype scans in C; the per-value kinds are only computed to explain an error.
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in (
+        "mixed",
+        "mixed-integer",
+    ):
         kinds = values.map(_id_kind)
         if kinds.nunique() > 1:
             first = values[kinds != kinds.iloc[0]].iloc[0]
