@@ -10,6 +10,7 @@ preprocessing steps load fast.
 
 import importlib
 
+from ._recommend import recommend
 from ._version import __version__
 from .datasets import load_movielens, make_interactions
 from .preprocessing import (
@@ -31,6 +32,7 @@ __all__ = [
     "clean_interactions",
     "load_movielens",
     "make_interactions",
+    "recommend",
 ]
 
 

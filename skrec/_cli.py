@@ -12,7 +12,13 @@ def _demo(args):
     from sklearn.model_selection import train_test_split
     from sklearn.pipeline import make_pipeline
 
-    from . import FeatureBuilder, InteractionNormalizer, clean_interactions, make_interactions
+    from . import (
+        FeatureBuilder,
+        InteractionNormalizer,
+        clean_interactions,
+        make_interactions,
+        recommend,
+    )
     from .models import NCFClassifier
 
     say = (lambda *a: None) if args.quiet else print
@@ -67,43 +73,14 @@ def _demo(args):
     say(f"4. held-out evaluation on {len(X_test):,} rows")
     print(table.round(4).to_string())
 
-    builder = pipe.named_steps["featurebuilder"]
-    users = list(X_test["user_id"].drop_duplicates().iloc[:2])
-    say(f"\n5. top-{args.k} recommendations (items each user has not interacted with)")
-    print(_top_k(pipe, builder, users, args.k).to_string(index=False))
-    return 0
-
-
-def _top_k(pipe, builder, users, k):
-    """Score every unseen catalogue item for a few users in one batch."""
-    import numpy as np
-    import pandas as pd
-
-    catalogue = builder.item_catalogue_.reset_index()
-    profiles = builder.user_profiles_
-    frames = []
-    for user in users:
-        rows = catalogue.copy()
-        rows.insert(0, "user_id", user)
-        for column in profiles.columns:
-            rows[column] = profiles.loc[user, column]
-        frames.append(rows)
-    candidates = pd.concat(frames, ignore_index=True)
-    candidates["user_behavior"] = 0  # no prior views of a new recommendation
-    candidates["timestamp"] = pd.Timestamp.now()
-    columns = builder.feature_names_in_
-    candidates["score"] = pipe.predict_proba(candidates[columns])[:, 1]
-    user_index = builder.user_vocabulary_.get_indexer(candidates["user_id"]) + 1
-    item_index = builder.item_vocabulary_.get_indexer(candidates["item_id"]) + 1
-    seen = np.asarray(builder.seen_items_[user_index, item_index]).ravel() > 0
-    ranked = (
-        candidates[~seen]
-        .sort_values(["user_id", "score"], ascending=[True, False])
-        .groupby("user_id", sort=False)
-        .head(k)
+    users = list(X_test["user_id"].drop_duplicates().iloc[:2]) + ["a-new-user"]
+    say(f"\n5. top-{args.k} recommendations (unseen items; a new user gets popular items)")
+    top = recommend(pipe, users, k=args.k)
+    top["item_category"] = top["item_id"].map(
+        pipe.named_steps["featurebuilder"].item_catalogue_["item_category"]
     )
-    ranked["rank"] = ranked.groupby("user_id", sort=False).cumcount() + 1
-    return ranked[["user_id", "rank", "item_id", "item_category", "score"]].round(4)
+    print(top.round(4).to_string(index=False))
+    return 0
 
 
 def build_parser():

@@ -1,0 +1,391 @@
+"""Top-k recommendations from a fitted skrec pipeline."""
+
+import numbers
+
+import numpy as np
+import pandas as pd
+from sklearn.utils.validation import check_is_fitted
+
+from .preprocessing import FeatureBuilder
+
+__all__ = ["recommend"]
+
+_COLUMNS = ["user_id", "item_id", "score", "rank", "fallback"]
+
+
+def recommend(
+    model,
+    users,
+    k=10,
+    *,
+    exclude_seen=True,
+    items=None,
+    context=None,
+    batch_size=200_000,
+):
+    """Recommend the ``k`` best-scored items to each user.
+
+    Every candidate item is scored for every known user by the whole
+    pipeline (``model.predict_proba(...)[:, positive class]``), the items the
+    user interacted with during ``fit`` are optionally left out, and the ``k``
+    highest scores are kept. Users unknown to the pipeline get the most
+    popular items instead (``fallback=True``).
+
+    Parameters
+    ----------
+    model : sklearn.pipeline.Pipeline
+        A fitted pipeline with a fitted :class:`~skrec.FeatureBuilder` among
+        its steps (the first one is used) and a final classifier with
+        ``predict_proba``. The FeatureBuilder must have been fitted on a
+        DataFrame: its catalogue, user profiles, seen items and popularity
+        define the candidates.
+    users : hashable or iterable of hashable
+        Raw user ids (list, array, Series...; a single string or number is
+        one user). Duplicates are dropped, keeping the first occurrence.
+    k : int, default=10
+        Number of recommendations per user (fewer when fewer candidates are
+        left after excluding seen items).
+    exclude_seen : bool, default=True
+        Leave out the items each user interacted with in the training log
+        (``FeatureBuilder.seen_items_``).
+    items : iterable of hashable or None, default=None
+        Candidate raw item ids; ``None`` means every item of the catalogue
+        (``FeatureBuilder.item_catalogue_``). Ids outside the catalogue raise
+        a ``ValueError`` naming them. Duplicates are dropped.
+    context : dict or None, default=None
+        Values of the columns that describe neither the user nor the item
+        (e.g. ``{"timestamp": pd.Timestamp("2024-06-01")}``), see Notes.
+    batch_size : int, default=200_000
+        Candidate rows scored per ``predict_proba`` call; also bounds the
+        memory used per block of users.
+
+    Returns
+    -------
+    recommendations : DataFrame
+        Columns ``user_id``, ``item_id``, ``score`` (float), ``rank`` (int,
+        1 to ``k``) and ``fallback`` (bool, True for popularity rows). Users
+        appear in the order given, each with its rows by rank.
+
+    Notes
+    -----
+    Candidate rows carry exactly the pipeline's input columns, in order:
+    the user id, the item id, the item's attributes from
+    ``item_catalogue_``, the user's attributes from ``user_profiles_``, and
+    for every other column (the event's context, e.g. ``user_behavior``,
+    ``timestamp``): ``context[column]`` when given, else a missing value
+    when the FeatureBuilder encodes the column as categorical (it maps to
+    the reserved unknown index), else ``0`` (for an interaction-strength
+    column: no prior interaction with the item).
+
+    Ties in score are broken by candidate order (catalogue order, or the
+    order of ``items``), so results are deterministic.
+
+    Unknown users (not in ``FeatureBuilder.user_vocabulary_``, e.g. new
+    sign-ups) have no history and cannot be scored individually: they get
+    the candidates ranked by training interaction count
+    (``item_popularity_``), with ``score`` the item's share of all training
+    interactions, and ``fallback=True``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from skrec import FeatureBuilder
+    >>> from skrec._recommend import recommend
+    >>> log = pd.DataFrame({
+    ...     "user_id": ["ann", "ann", "bob", "bob", "eve"],
+    ...     "item_id": ["tv", "book", "tv", "pen", "tv"],
+    ...     "item_price": [300.0, 12.0, 300.0, 2.0, 300.0],
+    ... })
+    >>> y = [1, 0, 1, 0, 1]
+    >>> model = make_pipeline(FeatureBuilder(), LogisticRegression()).fit(log, y)
+    >>> recs = recommend(model, ["eve", "zoe"], k=2)
+    >>> recs[["user_id", "item_id", "rank", "fallback"]]
+      user_id item_id  rank  fallback
+    0     eve    book     1     False
+    1     eve     pen     2     False
+    2     zoe      tv     1      True
+    3     zoe    book     2      True
+    """
+    builder = _find_builder(model)
+    k = _check_positive_int(k, "k")
+    batch_size = _check_positive_int(batch_size, "batch_size")
+    if context is not None and not isinstance(context, dict):
+        raise ValueError(
+            f"recommend: context must be a dict of column -> value or None, got "
+            f"{type(context).__name__}."
+        )
+    context = dict(context or {})
+    users = _as_unique_ids(users)
+    catalogue = builder.item_catalogue_
+    candidates = _candidate_items(catalogue, items)
+
+    item_index = builder.item_vocabulary_.get_indexer(candidates) + 1
+    user_index = builder.user_vocabulary_.get_indexer(users) + 1
+    known = user_index > 0
+
+    columns = list(getattr(model, "feature_names_in_", builder.feature_names_in_))
+    unknown_context = [
+        c
+        for c in context
+        if c not in columns
+        or c in (builder.user_col, builder.item_col)
+        or c in catalogue.columns
+        or c in builder.user_profiles_.columns
+    ]
+    if unknown_context:
+        raise ValueError(
+            f"recommend: context columns {unknown_context} are not context columns "
+            f"of the pipeline's input; its context columns are "
+            f"{_context_columns(builder, columns)}."
+        )
+
+    positive = _positive_column(model)
+    positions = np.arange(len(users))
+    frames = []
+    if known.any():
+        frames.append(
+            _score_known(
+                model,
+                builder,
+                users[known],
+                positions[known],
+                user_index[known],
+                candidates,
+                item_index,
+                columns,
+                context,
+                positive,
+                k,
+                exclude_seen,
+                batch_size,
+            )
+        )
+    if (~known).any():
+        frames.append(
+            _popular(builder, users[~known], positions[~known], candidates, item_index, k)
+        )
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return _empty(candidates)
+    result = pd.concat(frames, ignore_index=True)
+    result = result.sort_values(["_position", "rank"], kind="stable", ignore_index=True)
+    return result[_COLUMNS]
+
+
+# ---------------------------------------------------------------- helpers
+def _find_builder(model):
+    steps = getattr(model, "steps", None)
+    if not isinstance(steps, list):
+        raise ValueError(
+            "recommend: model must be a fitted sklearn Pipeline containing a "
+            f"FeatureBuilder step, got {type(model).__name__}."
+        )
+    builders = [step for _, step in steps[:-1] if isinstance(step, FeatureBuilder)]
+    if not builders:
+        raise ValueError(
+            "recommend: the pipeline has no FeatureBuilder step before its final "
+            f"estimator (steps: {[name for name, _ in steps]}); recommend needs one "
+            "to know the item catalogue, user profiles and seen items."
+        )
+    builder = builders[0]
+    check_is_fitted(builder, "schema_")
+    if not hasattr(builder, "feature_names_in_"):
+        raise ValueError(
+            "recommend: the FeatureBuilder was fitted on an array; fit the pipeline "
+            "on a DataFrame so candidate rows can be built by column name."
+        )
+    if not hasattr(model, "predict_proba"):
+        raise ValueError(
+            f"recommend: the final step {type(steps[-1][1]).__name__} has no "
+            "predict_proba; end the pipeline with a probabilistic classifier."
+        )
+    return builder
+
+
+def _check_positive_int(value, name):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"recommend: {name} must be a positive integer, got {value!r}.")
+    if value < 1:
+        raise ValueError(f"recommend: {name} must be a positive integer, got {value!r}.")
+    return int(value)
+
+
+def _as_unique_ids(values):
+    if values is None or isinstance(values, (str, bytes)) or np.isscalar(values):
+        values = [values]
+    if isinstance(values, (pd.Series, pd.Index)):
+        values = values.to_numpy()
+    elif isinstance(values, np.ndarray):
+        values = values.ravel()
+    else:
+        values = list(values)
+    return pd.Index(pd.Series(values).drop_duplicates().to_numpy())
+
+
+def _candidate_items(catalogue, items):
+    if items is None:
+        return catalogue.index
+    wanted = _as_unique_ids(items)
+    if len(wanted) == 0:
+        raise ValueError("recommend: items is empty; pass at least one item id or None.")
+    missing = wanted[catalogue.index.get_indexer(wanted) < 0]
+    if len(missing):
+        shown = list(missing[:10])
+        more = f" (and {len(missing) - 10} more)" if len(missing) > 10 else ""
+        raise ValueError(
+            f"recommend: items {shown}{more} are not in the fitted item catalogue; "
+            "only items seen in fit can be scored."
+        )
+    return catalogue.index[catalogue.index.get_indexer(wanted)]
+
+
+def _context_columns(builder, columns):
+    taken = {builder.user_col, builder.item_col}
+    taken |= set(builder.item_catalogue_.columns) | set(builder.user_profiles_.columns)
+    return [c for c in columns if c not in taken]
+
+
+def _positive_column(model):
+    classes = getattr(model, "classes_", None)
+    if classes is None:
+        return -1
+    classes = list(classes)
+    for positive in (1, True):
+        if positive in classes:
+            return classes.index(positive)
+    return len(classes) - 1
+
+
+def _context_value(builder, column, context):
+    if column in context:
+        return context[column]
+    if column in builder.categories_:
+        return None
+    return 0
+
+
+def _score_known(
+    model,
+    builder,
+    users,
+    positions,
+    user_index,
+    candidates,
+    item_index,
+    columns,
+    context,
+    positive,
+    k,
+    exclude_seen,
+    batch_size,
+):
+    """Top-k of every known user, one frame (``_position``: place in ``users``)."""
+    catalogue = builder.item_catalogue_
+    profiles = builder.user_profiles_
+    item_rows = catalogue.index.get_indexer(candidates)
+    profile_rows = profiles.index.get_indexer(users)
+    n_items = len(candidates)
+    per_block = max(1, batch_size // max(n_items, 1))
+    seen_matrix = builder.seen_items_.tocsr()
+    out = []
+    for start in range(0, len(users), per_block):
+        stop = min(start + per_block, len(users))
+        n_block = stop - start
+        if exclude_seen:
+            seen = seen_matrix[user_index[start:stop]][:, item_index].toarray() > 0
+        else:
+            seen = np.zeros((n_block, n_items), dtype=bool)
+        keep_u, keep_i = np.nonzero(~seen)
+        scores = np.full((n_block, n_items), -np.inf)
+        for lo in range(0, len(keep_u), batch_size):
+            u = keep_u[lo : lo + batch_size]
+            i = keep_i[lo : lo + batch_size]
+            frame = _candidate_frame(
+                builder,
+                columns,
+                users[start:stop][u],
+                candidates[i],
+                catalogue.iloc[item_rows[i]],
+                profiles.iloc[profile_rows[start:stop][u]],
+                context,
+            )
+            proba = np.asarray(model.predict_proba(frame))
+            scores[u, i] = proba[:, positive]
+        n_keep = np.minimum((~seen).sum(axis=1), k)
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        valid = np.arange(order.shape[1])[None, :] < n_keep[:, None]
+        rows, ranks = np.nonzero(valid)
+        picked = order[rows, ranks]
+        out.append(
+            _result_frame(
+                users[start:stop][rows],
+                positions[start:stop][rows],
+                candidates[picked],
+                scores[rows, picked],
+                ranks + 1,
+                fallback=False,
+            )
+        )
+    return pd.concat(out, ignore_index=True)
+
+
+def _result_frame(users, positions, items, scores, ranks, *, fallback):
+    return pd.DataFrame(
+        {
+            "user_id": pd.Series(np.asarray(users, dtype=object), dtype=object),
+            "item_id": items,
+            "score": np.asarray(scores, dtype=np.float64),
+            "rank": np.asarray(ranks, dtype=np.int64),
+            "fallback": np.full(len(positions), fallback, dtype=bool),
+            "_position": positions,
+        }
+    )
+
+
+def _candidate_frame(builder, columns, users, items, item_attrs, user_attrs, context):
+    data = {}
+    n = len(users)
+    for column in columns:
+        if column == builder.user_col:
+            data[column] = np.asarray(users, dtype=object)
+        elif column == builder.item_col:
+            data[column] = np.asarray(items, dtype=object)
+        elif column in item_attrs.columns:
+            data[column] = item_attrs[column].reset_index(drop=True)
+        elif column in user_attrs.columns:
+            data[column] = user_attrs[column].reset_index(drop=True)
+        else:
+            value = _context_value(builder, column, context)
+            data[column] = pd.Series([value] * n) if value is None else np.repeat(value, n)
+    return pd.DataFrame(data, columns=columns)
+
+
+def _popular(builder, users, positions, candidates, item_index, k):
+    popularity = np.asarray(builder.item_popularity_, dtype=np.float64)
+    total = popularity.sum()
+    counts = popularity[item_index]
+    order = np.argsort(-counts, kind="stable")[:k]
+    share = counts[order] / total if total > 0 else counts[order]
+    n_users, n_top = len(users), len(order)
+    return _result_frame(
+        np.repeat(np.asarray(users, dtype=object), n_top),
+        np.repeat(positions, n_top),
+        candidates[np.tile(order, n_users)],
+        np.tile(share, n_users),
+        np.tile(np.arange(1, n_top + 1), n_users),
+        fallback=True,
+    )
+
+
+def _empty(candidates):
+    return pd.DataFrame(
+        {
+            "user_id": pd.Series([], dtype=object),
+            "item_id": pd.Series([], dtype=candidates.dtype),
+            "score": pd.Series([], dtype=np.float64),
+            "rank": pd.Series([], dtype=np.int64),
+            "fallback": pd.Series([], dtype=bool),
+        }
+    )

@@ -1,0 +1,199 @@
+"""Tests of skrec._recommend.recommend (top-k with popularity fallback)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+
+from skrec import FeatureBuilder, InteractionNormalizer, make_interactions
+from skrec._recommend import recommend
+
+COLUMNS = ["user_id", "item_id", "score", "rank", "fallback"]
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    from skrec.models import NCFClassifier
+
+    X, y = make_interactions(
+        n_users=60, n_items=40, n_interactions=1500, random_state=0, return_X_y=True
+    )
+    model = make_pipeline(
+        InteractionNormalizer(),
+        FeatureBuilder(),
+        NCFClassifier(epochs=1, random_state=0),
+    )
+    model.fit(X, y)
+    return model, X
+
+
+def _builder(model):
+    return model.named_steps["featurebuilder"]
+
+
+def _some_users(X, n=5):
+    return list(X["user_id"].drop_duplicates().iloc[:n])
+
+
+def test_shape_columns_and_ranks(fitted):
+    model, X = fitted
+    users = _some_users(X)
+    recs = recommend(model, users, k=7)
+    assert list(recs.columns) == COLUMNS
+    assert recs.shape == (7 * len(users), len(COLUMNS))
+    assert list(recs["user_id"].drop_duplicates()) == users
+    assert recs.groupby("user_id").size().eq(7).all()
+    for _, group in recs.groupby("user_id", sort=False):
+        assert group["rank"].tolist() == list(range(1, 8))
+        assert np.all(np.diff(group["score"].to_numpy()) <= 0)
+        assert group["item_id"].is_unique
+    assert not recs["fallback"].any()
+    assert recs["score"].between(0, 1).all()
+    assert recs["rank"].dtype == np.int64 and recs["fallback"].dtype == bool
+
+
+def test_exclude_seen_uses_training_history(fitted):
+    model, X = fitted
+    users = _some_users(X, 10)
+    history = X.groupby("user_id")["item_id"].agg(set)
+    n_items = X["item_id"].nunique()
+    recs = recommend(model, users, k=n_items)
+    for user, group in recs.groupby("user_id"):
+        assert not set(group["item_id"]) & history[user]
+        # every unseen item is returned when k is large enough
+        assert len(group) == n_items - len(history[user])
+
+
+def test_include_seen_can_return_history(fitted):
+    model, X = fitted
+    users = _some_users(X, 10)
+    history = X.groupby("user_id")["item_id"].agg(set)
+    n_items = X["item_id"].nunique()
+    recs = recommend(model, users, k=n_items, exclude_seen=False)
+    assert recs.groupby("user_id").size().eq(n_items).all()
+    assert any(set(g["item_id"]) & history[u] for u, g in recs.groupby("user_id"))
+
+
+def test_items_restricts_candidates(fitted):
+    model, X = fitted
+    items = list(X["item_id"].drop_duplicates().iloc[:6])
+    recs = recommend(model, _some_users(X), k=3, items=items, exclude_seen=False)
+    assert set(recs["item_id"]) <= set(items)
+    assert recs.groupby("user_id").size().eq(3).all()
+
+
+def test_unknown_items_raise_and_name_them(fitted):
+    model, X = fitted
+    with pytest.raises(ValueError, match="nope"):
+        recommend(model, _some_users(X), items=[X["item_id"].iloc[0], "nope"])
+
+
+def test_unknown_user_gets_popularity_fallback(fitted):
+    model, X = fitted
+    recs = recommend(model, ["new-user"], k=5)
+    assert recs["fallback"].all()
+    assert recs["rank"].tolist() == [1, 2, 3, 4, 5]
+    counts = X["item_id"].value_counts()
+    assert recs["item_id"].map(counts).tolist() == sorted(counts.iloc[:5].tolist(), reverse=True)
+    assert recs["score"].tolist() == pytest.approx((counts.iloc[:5] / len(X)).tolist())
+
+
+def test_mixed_known_unknown_keeps_request_order(fitted):
+    model, X = fitted
+    known = _some_users(X, 2)
+    users = [known[0], "ghost", known[1], known[0], "ghost"]
+    recs = recommend(model, pd.Series(users), k=4)
+    assert list(recs["user_id"].drop_duplicates()) == [known[0], "ghost", known[1]]
+    assert len(recs) == 12
+    fallback = recs.groupby("user_id", sort=False)["fallback"].agg(["all", "any"])
+    assert fallback.loc["ghost", "all"]
+    assert not fallback.loc[known, "any"].any()
+
+
+def test_scores_equal_predict_proba_of_candidate_rows(fitted):
+    model, X = fitted
+    builder = _builder(model)
+    user = _some_users(X, 1)[0]
+    catalogue = builder.item_catalogue_.reset_index()
+    rows = catalogue.copy()
+    rows["user_id"] = user
+    for column in builder.user_profiles_.columns:
+        rows[column] = builder.user_profiles_.loc[user, column]
+    rows["user_behavior"] = 0
+    rows["timestamp"] = 0
+    expected = pd.Series(
+        model.predict_proba(rows[list(builder.feature_names_in_)])[:, 1],
+        index=rows["item_id"],
+    )
+    recs = recommend(model, [user], k=len(catalogue), exclude_seen=False, batch_size=7)
+    got = recs.set_index("item_id")["score"]
+    np.testing.assert_allclose(got.to_numpy(), expected[got.index].to_numpy(), rtol=1e-5)
+    # ties broken by catalogue order, otherwise descending by score
+    order = expected.reset_index(drop=True).sort_values(ascending=False, kind="stable")
+    assert got.index.tolist() == rows["item_id"].iloc[order.index].tolist()
+
+
+def test_batch_size_does_not_change_results(fitted):
+    model, X = fitted
+    users = _some_users(X, 6)
+    a = recommend(model, users, k=5, batch_size=13)
+    b = recommend(model, users, k=5)
+    pd.testing.assert_frame_equal(a.drop(columns="score"), b.drop(columns="score"))
+    np.testing.assert_allclose(a["score"], b["score"], rtol=1e-5)
+
+
+def test_single_id_and_array_input(fitted):
+    model, X = fitted
+    user = _some_users(X, 1)[0]
+    a = recommend(model, user, k=3)
+    b = recommend(model, np.array([user, user]), k=3)
+    pd.testing.assert_frame_equal(a, b)
+    assert len(a) == 3
+
+
+def test_empty_users(fitted):
+    model, _ = fitted
+    recs = recommend(model, [], k=3)
+    assert list(recs.columns) == COLUMNS and len(recs) == 0
+
+
+@pytest.mark.parametrize("k", [0, -1, 2.5, True, "3"])
+def test_invalid_k(fitted, k):
+    model, X = fitted
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        recommend(model, _some_users(X), k=k)
+
+
+def test_model_without_feature_builder():
+    X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0]})
+    model = make_pipeline(LogisticRegression()).fit(X, [0, 1, 0, 1])
+    with pytest.raises(ValueError, match="no FeatureBuilder"):
+        recommend(model, ["u"])
+    with pytest.raises(ValueError, match="Pipeline"):
+        recommend(LogisticRegression(), ["u"])
+
+
+def test_context_override_and_unknown_context(fitted):
+    model, X = fitted
+    users = _some_users(X, 2)
+    recs = recommend(model, users, k=3, context={"timestamp": pd.Timestamp("2024-06-01")})
+    assert len(recs) == 6
+    with pytest.raises(ValueError, match="item_price"):
+        recommend(model, users, context={"item_price": 1.0})
+
+
+def test_sklearn_classifier_pipeline_and_small_catalogue():
+    log = pd.DataFrame(
+        {
+            "user_id": ["ann", "ann", "bob", "bob", "eve"],
+            "item_id": ["tv", "book", "tv", "pen", "tv"],
+            "item_price": [300.0, 12.0, 300.0, 2.0, 300.0],
+        }
+    )
+    model = make_pipeline(FeatureBuilder(), LogisticRegression()).fit(log, [1, 0, 1, 0, 1])
+    recs = recommend(model, ["ann", "bob", "zoe"], k=5)
+    # ann has seen 2 of 3 items, bob 2 of 3: one candidate each; zoe gets all 3
+    assert recs.groupby("user_id", sort=False).size().tolist() == [1, 1, 3]
+    assert recs.loc[recs["user_id"] == "ann", "item_id"].tolist() == ["pen"]
+    assert recs.loc[recs["user_id"] == "zoe", "item_id"].tolist()[0] == "tv"
