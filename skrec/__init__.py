@@ -20,14 +20,24 @@ from .preprocessing import (
     clean_interactions,
 )
 
-_LAZY = {"NCFClassifier": "skrec.models", "DeepRecommenderClassifier": "skrec.models"}
+_LAZY = {
+    name: "skrec.models"
+    for name in (
+        "DeepRecommenderClassifier",
+        "EASEClassifier",
+        "NCFClassifier",
+        "PopularityClassifier",
+    )
+}
 
 __all__ = [
     "CleaningReport",
     "DeepRecommenderClassifier",
+    "EASEClassifier",
     "FeatureBuilder",
     "InteractionNormalizer",
     "NCFClassifier",
+    "PopularityClassifier",
     "__version__",
     "clean_interactions",
     "load_movielens",
