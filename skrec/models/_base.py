@@ -9,7 +9,13 @@ from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.multiclass import type_of_target
 
 from .._tf import keras, tf
-from ._inputs import NUMERIC_INPUT, InputSplitter, input_name, schema_of
+from ._inputs import (
+    NUMERIC_INPUT,
+    InputSplitter,
+    check_same_schema,
+    input_name,
+    schema_of,
+)
 from ._scikeras_compat import KerasClassifierCompat
 
 
@@ -239,15 +245,7 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
         return getattr(self, "fit__validation_split", self.validation_split) or 0
 
     def _predict_raw(self, X, **kwargs):
-        schema = schema_of(X)
-        fitted = getattr(self, "input_schema_", None)
-        if schema is not None and fitted is not None and schema != fitted:
-            raise ValueError(
-                f"{type(self).__name__}: X was encoded by a FeatureBuilder other "
-                "than the one this model was trained on (its schema differs), so "
-                "its ids would be read as the wrong users and items; predict "
-                "through the fitted pipeline."
-            )
+        check_same_schema(type(self).__name__, X, getattr(self, "input_schema_", None))
         if not hasattr(self, "predict__batch_size") and "batch_size" not in kwargs:
             kwargs["batch_size"] = self.predict_batch_size
         return super()._predict_raw(X, **kwargs)

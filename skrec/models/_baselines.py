@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ._inputs import InputSplitter, input_name, schema_of
+from ._inputs import InputSplitter, check_same_schema, input_name, schema_of
 
 __all__ = ["PopularityClassifier", "EASEClassifier"]
 
@@ -68,15 +68,9 @@ class _IdBaseline(ClassifierMixin, BaseEstimator):
     def _ids(self, X):
         """``(users, items)`` index arrays of ``X`` under the fitted encoder."""
         check_is_fitted(self, "splitter_")
-        schema = schema_of(X)
-        if schema is not None and self.splitter_.id_vocabularies_ is None \
-                and schema != self.input_schema_:
-            raise ValueError(
-                f"{type(self).__name__}: X was encoded by a FeatureBuilder other "
-                "than the one this model was trained on (its schema differs), so "
-                "its ids would be read as the wrong users and items; predict "
-                "through the fitted pipeline."
-            )
+        # A model fitted on a plain array learned its own schema: nothing to compare.
+        fitted = self.input_schema_ if self.splitter_.id_vocabularies_ is None else None
+        schema = check_same_schema(type(self).__name__, X, fitted)
         X_arr = self._as_array(X, schema)
         if X_arr.ndim != 2 or X_arr.shape[1] != self.n_features_in_:
             raise ValueError(

@@ -24,6 +24,21 @@ def schema_of(X):
     return None
 
 
+def check_same_schema(who, X, fitted_schema):
+    """Refuse FeatureBuilder output whose schema is not the one a model was fitted on.
+
+    Returns the schema of ``X`` (None for a plain array).
+    """
+    schema = schema_of(X)
+    if schema is not None and fitted_schema is not None and schema != fitted_schema:
+        raise ValueError(
+            f"{who}: X was encoded by a FeatureBuilder other than the one this "
+            "model was trained on (its schema differs), so its ids would be read "
+            "as the wrong users and items; predict through the fitted pipeline."
+        )
+    return schema
+
+
 def input_name(entry_position):
     """Keras input name of the index column at ``entry_position``."""
     return f"index_{entry_position}"

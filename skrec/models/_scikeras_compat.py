@@ -37,7 +37,7 @@ import random
 import numpy as np
 import scipy.sparse as sp
 
-from .._tf import keras, tf  # quiet TensorFlow import before scikeras's
+from .._tf import keras  # quiet TensorFlow import before scikeras's
 from scikeras.wrappers import KerasClassifier  # noqa: E402
 from sklearn.utils import ClassifierTags, TargetTags  # noqa: E402
 
