@@ -59,6 +59,29 @@ def test_leave_latest_out_tiny_exact(tiny):
     assert cv.get_n_splits() == 1
 
 
+def test_leave_latest_out_tie_break_column(tiny):
+    # "a" ties at t=5 between row 3 (item 4) and row 5 (item 6)
+    flipped = tiny.assign(item_id=[1, 2, 3, 9, 5, 6, 7])
+    [(_, test)] = LeaveLatestOut(tie_break="item_id").split(flipped)
+    assert test.tolist() == [3, 4]  # item 9 > item 6: row 3 is the latest
+    [(_, test)] = LeaveLatestOut(tie_break="item_id").split(tiny)
+    assert test.tolist() == [4, 5]  # item 6 > item 4
+    # the tie-break column only orders rows with equal timestamps
+    [(_, test)] = LeaveLatestOut(tie_break="item_id").split(
+        tiny.assign(item_id=[99, 2, 3, 4, 5, 6, 7])
+    )
+    assert test.tolist() == [4, 5]
+
+
+def test_leave_latest_out_tie_break_errors(tiny):
+    with pytest.raises(ValueError, match="rating"):
+        next(LeaveLatestOut(tie_break="rating").split(tiny))
+    bad = tiny.astype({"item_id": float})
+    bad.loc[0, "item_id"] = np.nan
+    with pytest.raises(ValueError, match="'item_id' \\(tie_break\\) has 1 missing"):
+        next(LeaveLatestOut(tie_break="item_id").split(bad))
+
+
 def test_leave_latest_out_n2_needs_n_plus_one_rows(tiny):
     cv = LeaveLatestOut(n=2)
     [(train, test)] = list(cv.split(tiny))
@@ -216,9 +239,10 @@ def test_missing_column_is_named(tiny):
 def test_nan_timestamps_are_reported(tiny):
     bad = tiny.astype({"timestamp": float})
     bad.loc[2, "timestamp"] = np.nan
-    with pytest.raises(ValueError, match="'timestamp' has 1 missing timestamp.*dropna"):
+    msg = "'timestamp' \\(timestamp_col\\) has 1 missing value.*dropna"
+    with pytest.raises(ValueError, match=msg):
         next(LeaveLatestOut().split(bad))
-    with pytest.raises(ValueError, match="'timestamp' has 1 missing"):
+    with pytest.raises(ValueError, match="'timestamp' \\(timestamp_col\\) has 1 missing"):
         next(TemporalSplit(cutoff=3).split(bad))
 
 
