@@ -32,7 +32,8 @@ class RankingScorer:
     positive rows (``y == 1``; every row when ``y`` is None) as each user's
     relevant items, ranks candidates for every user known to the fitted
     pipeline's FeatureBuilder with :func:`skrec.recommend` (one batched pass,
-    not one call per user), and returns the mean metric over users.
+    not one call per user), and returns the mean metric over users; with a
+    list of metrics, a dict ``{"<metric>@<k>": score}`` from that one pass.
 
     Candidates are all catalogue items the user did not interact with in the
     training fold (``exclude_seen=True``), or, with ``candidates=n``, the
@@ -59,7 +60,7 @@ class RankingScorer:
         held = held[[user_col, item_col]].drop_duplicates()
         held = held[builder.user_vocabulary_.get_indexer(held[user_col]) >= 0]
         if held.empty:
-            return np.nan
+            return self._result(lambda metric: np.nan)
         users = pd.unique(held[user_col])
         n_items = len(builder.item_catalogue_)
         ranked = recommend(estimator, users, k=n_items, exclude_seen=self.exclude_seen)
@@ -73,10 +74,18 @@ class RankingScorer:
         table["score"] = table["score"].fillna(lowest - 1.0)
         if self.candidates != "all":
             table = self._sample(table)
-        metric = _METRICS[self.metric]
-        return float(
-            metric(table["relevance"], table["score"], table["user_id"], k=self.k)
+        return self._result(
+            lambda metric: float(
+                _METRICS[metric](
+                    table["relevance"], table["score"], table["user_id"], k=self.k
+                )
+            )
         )
+
+    def _result(self, compute):
+        if isinstance(self.metric, str):
+            return compute(self.metric)
+        return {f"{metric}@{self.k}": compute(metric) for metric in self.metric}
 
     def _sample(self, table):
         rng = np.random.default_rng(self.random_state)
@@ -106,8 +115,12 @@ def make_ranking_scorer(
 
     Parameters
     ----------
-    metric : {"ndcg", "hit_rate", "precision", "recall", "map", "mrr"}, default="ndcg"
-        Ranking metric at ``k`` (see :mod:`skrec.metrics`).
+    metric : {"ndcg", "hit_rate", "precision", "recall", "map", "mrr"} or list \
+            of them, default="ndcg"
+        Ranking metric at ``k`` (see :mod:`skrec.metrics`). A list gives a
+        scorer returning a dict ``{"ndcg@10": ..., "map@10": ...}`` computed
+        from one ranking pass; pass it as ``scoring=`` on its own (sklearn
+        accepts a callable returning a dict) and name one key in ``refit=``.
     k : int, default=10
         Cut-off of the ranked list.
     candidates : "all" or int, default="all"
@@ -123,7 +136,8 @@ def make_ranking_scorer(
     -------
     scorer : RankingScorer
         Callable ``scorer(estimator, X, y)`` returning the mean metric (higher
-        is better); see :class:`RankingScorer` for the protocol.
+        is better), or a dict of them for a list of metrics; see
+        :class:`RankingScorer` for the protocol.
 
     Examples
     --------
@@ -140,11 +154,23 @@ def make_ranking_scorer(
     >>> score = make_ranking_scorer("hit_rate", k=10)(pipe, X.iloc[test], y.iloc[test])
     >>> 0.0 <= score <= 1.0
     True
+    >>> several = make_ranking_scorer(["ndcg", "map"], k=5)
+    >>> sorted(several(pipe, X.iloc[test], y.iloc[test]))
+    ['map@5', 'ndcg@5']
     """
-    if metric not in _METRICS:
+    names = [metric] if isinstance(metric, str) else metric
+    try:
+        names = list(names)
+    except TypeError:
+        names = [metric]
+    unknown = [name for name in names if not isinstance(name, str) or name not in _METRICS]
+    if unknown or not names or len(set(names)) != len(names):
         raise ValueError(
-            f"make_ranking_scorer: unknown metric {metric!r}; use one of {sorted(_METRICS)}."
+            f"make_ranking_scorer: metric={metric!r} must be one of {sorted(_METRICS)} "
+            "or a list of distinct ones, e.g. ['ndcg', 'map']."
         )
+    if not isinstance(metric, str):
+        metric = tuple(names)
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
         raise ValueError(f"make_ranking_scorer: k must be an integer >= 1, got {k!r}.")
     if candidates != "all" and (

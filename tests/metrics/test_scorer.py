@@ -80,9 +80,42 @@ def test_grid_search_refits_on_the_ranking_metric(fold):
     assert search.best_index_ == int(np.argmax(ndcg))
 
 
+def test_several_metrics_from_one_ranking_pass(fold, monkeypatch):
+    X, y, _, test, pipe = fold
+    import skrec._recommend as rec
+
+    calls = []
+    original = rec.recommend
+    monkeypatch.setattr(rec, "recommend", lambda *a, **kw: calls.append(1) or original(*a, **kw))
+    names = ["ndcg", "hit_rate", "precision", "recall", "map", "mrr"]
+    scores = make_ranking_scorer(names, k=5)(pipe, X.iloc[test], y.iloc[test])
+    assert len(calls) == 1
+    assert list(scores) == [f"{name}@5" for name in names]
+    for name in names:
+        single = make_ranking_scorer(name, k=5)(pipe, X.iloc[test], y.iloc[test])
+        assert scores[f"{name}@5"] == single
+
+
+def test_grid_search_with_a_multi_metric_scorer(fold):
+    X, y, *_ = fold
+    search = GridSearchCV(
+        make_pipeline(FeatureBuilder(), EASEClassifier()),
+        {"easeclassifier__l2": [1.0, 5000.0]},
+        cv=LeaveLatestOut(),
+        scoring=make_ranking_scorer(["ndcg", "map"]),
+        refit="map@10",
+    ).fit(X, y)
+    assert search.best_index_ == int(np.argmax(search.cv_results_["mean_test_map@10"]))
+    assert np.all(np.isfinite(search.cv_results_["mean_test_ndcg@10"]))
+
+
 def test_bad_parameters_are_explained():
-    with pytest.raises(ValueError, match="unknown metric 'auc'"):
+    with pytest.raises(ValueError, match="metric='auc' must be one of"):
         make_ranking_scorer("auc")
+    with pytest.raises(ValueError, match="list of distinct ones"):
+        make_ranking_scorer(["ndcg", "ndcg"])
+    with pytest.raises(ValueError, match="must be one of"):
+        make_ranking_scorer(["ndcg", "auc"])
     with pytest.raises(ValueError, match="k must be an integer >= 1"):
         make_ranking_scorer("ndcg", k=0)
     with pytest.raises(ValueError, match="candidates must be 'all' or an integer"):
