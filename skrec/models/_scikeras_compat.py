@@ -23,13 +23,22 @@ scikit-learn:
 4. Input checks scikit-learn's conventions expect: sparse input is refused
    with scikit-learn's own message, and a column count that differs from
    ``fit`` names both counts.
-5. The ``learning_rate`` convenience parameter.
-6. ``predict_proba`` on a single row: scikeras squeezes its output to shape
-   ``(2,)``; scikit-learn (and a web service scoring one request) expects
-   ``(1, 2)``. scikeras only routes
+5. The ``learning_rate`` convenience parameter. scikeras only routes
    ``optimizer__learning_rate``; we inject ``learning_rate`` unless the user
    routed one explicitly.
+6. ``predict_proba`` on a single row: scikeras squeezes its output to shape
+   ``(2,)``; scikit-learn (and a web service scoring one request) expects
+   ``(1, 2)``.
+7. Prediction speed. scikeras calls ``keras.Model.predict``, which runs the
+   model's ``steps_per_execution`` (a training setting) and traces again for
+   every new final-batch size: scoring 1.6 million candidate rows took 11 s
+   with ``steps_per_execution=32`` against 1.3 s for the same batches through
+   one ``tf.function`` with an unknown batch dimension. Unless predict
+   callbacks or other ``predict__*`` arguments are given, we predict through
+   such a function, traced once per model and input signature.
 """
+
+import weakref
 
 import contextlib
 import random
@@ -37,8 +46,10 @@ import random
 import numpy as np
 import scipy.sparse as sp
 
-from .._tf import keras  # quiet TensorFlow import before scikeras's
+from .._tf import keras, tf  # quiet TensorFlow import before scikeras's
+from scikeras._utils import route_params  # noqa: E402
 from scikeras.wrappers import KerasClassifier  # noqa: E402
+from sklearn.exceptions import NotFittedError  # noqa: E402
 from sklearn.utils import ClassifierTags, TargetTags  # noqa: E402
 
 
@@ -123,6 +134,30 @@ class KerasClassifierCompat(KerasClassifier):
         proba = super().predict_proba(X, **kwargs)
         return proba.reshape(1, -1) if proba.ndim == 1 else proba
 
+    def _predict_raw(self, X, **kwargs):
+        # Same steps as scikeras' BaseWrapper._predict_raw, then workaround 7.
+        if not self.initialized_:
+            raise NotFittedError("Estimator needs to be fit before `predict` can be called")
+        X, _ = self._validate_data(X=X, y=None)
+        X = self.feature_encoder_.transform(X)
+        pred_args = route_params(
+            self.get_params(),
+            destination="predict",
+            pass_filter=self._predict_kwargs,
+            strict=True,
+        )
+        pred_args = {k: v for k, v in pred_args.items() if not k.startswith("callbacks")}
+        pred_args.update(kwargs)
+        batch_size = pred_args.pop("batch_size", None) or 32
+        if batch_size == -1:
+            batch_size = len(next(iter(X.values()))) if isinstance(X, dict) else len(X)
+        pred_args.pop("verbose", None)
+        if pred_args or self._predict_callbacks:
+            return self.model_.predict(
+                x=X, batch_size=batch_size, callbacks=self._predict_callbacks, **pred_args
+            )
+        return batched_predict(self.model_, X, max(int(batch_size), 1))
+
     def _build_keras_model(self):
         with seeded(self._seed):
             return super()._build_keras_model()
@@ -152,6 +187,49 @@ class KerasClassifierCompat(KerasClassifier):
         finally:
             for name in params:
                 delattr(self, name)
+
+
+_PREDICT_FUNCTIONS = weakref.WeakKeyDictionary()
+
+
+def batched_predict(model, X, batch_size):
+    """``model(X)`` in batches through one cached ``tf.function`` (workaround 7).
+
+    ``X`` is an array or a dict of arrays with the same number of rows. The
+    function is traced once per model and input signature (dtypes and
+    trailing shapes; the batch dimension is left unknown, so a short last
+    batch does not trace again).
+    """
+    arrays = X if isinstance(X, dict) else {None: X}
+    arrays = {key: np.asarray(value) for key, value in arrays.items()}
+    n_rows = len(next(iter(arrays.values())))
+    signature = tuple(
+        (key, value.dtype.str, value.shape[1:]) for key, value in sorted(
+            arrays.items(), key=lambda item: str(item[0])
+        )
+    )
+    cache = _PREDICT_FUNCTIONS.setdefault(model, {})
+    function = cache.get(signature)
+    if function is None:
+        specs = {
+            key: tf.TensorSpec((None, *value.shape[1:]), tf.as_dtype(value.dtype))
+            for key, value in arrays.items()
+        }
+        if None in specs:
+            specs = specs[None]
+        function = tf.function(
+            lambda inputs: model(inputs, training=False),
+            input_signature=[specs],
+            reduce_retracing=True,
+        )
+        cache[signature] = function
+    outputs = []
+    for start in range(0, n_rows, batch_size):
+        batch = {key: value[start:start + batch_size] for key, value in arrays.items()}
+        outputs.append(np.asarray(function(batch[None] if None in batch else batch)))
+    if not outputs:
+        return np.asarray(model.predict(X, verbose=0))
+    return np.concatenate(outputs)
 
 
 def _seed_of(random_state):
