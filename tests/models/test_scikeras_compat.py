@@ -106,3 +106,20 @@ def test_sparse_input_is_refused_with_sklearn_message():
     X, y = _ids_data(50)
     with pytest.raises(TypeError, match="dense data is required"):
         NCFClassifier(epochs=1).fit(sp.csr_matrix(X), y)
+
+
+def test_fast_predict_matches_keras_predict_and_traces_once():
+    from skrec.models._scikeras_compat import _PREDICT_FUNCTIONS
+
+    X, y = _ids_data(300)
+    clf = NCFClassifier(epochs=1, random_state=0, predict_batch_size=64).fit(X, y)
+    reference = clf.model_.predict(clf.feature_encoder_.transform(X), verbose=0)
+    for n in (300, 131, 1):  # the short last batch must not trace again
+        proba = clf.predict_proba(X[:n])
+        np.testing.assert_allclose(proba[:, 1], reference[:n, 0], rtol=1e-5, atol=1e-6)
+    [function] = _PREDICT_FUNCTIONS[clf.model_].values()
+    assert function.experimental_get_tracing_count() == 1
+    # predict__* arguments other than batch_size fall back to keras.Model.predict
+    fallback = NCFClassifier(epochs=1, random_state=0, predict__steps=1).fit(X, y)
+    assert fallback.predict_proba(X[:10]).shape == (10, 2)
+    assert fallback.model_ not in _PREDICT_FUNCTIONS
