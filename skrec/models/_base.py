@@ -1,6 +1,7 @@
 """DeepRecommenderClassifier: what every skrec Keras recommender shares."""
 
 import numbers
+import re
 import warnings
 
 import numpy as np
@@ -10,6 +11,8 @@ from sklearn.utils.multiclass import type_of_target
 
 from .._tf import keras, tf
 from ._inputs import (
+    HISTORY_INPUT,
+    INDEX_KINDS,
     NUMERIC_INPUT,
     InputSplitter,
     check_same_schema,
@@ -255,7 +258,7 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
         schema = meta["input_schema_"]
         inputs = {}
         for position, entry in enumerate(schema):
-            if entry["kind"] != "numeric":
+            if entry["kind"] in INDEX_KINDS:
                 name = input_name(position)
                 inputs[name] = keras.Input(shape=(), dtype="int32", name=name)
         n_numeric = sum(entry["kind"] == "numeric" for entry in schema)
@@ -263,8 +266,16 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
             inputs[NUMERIC_INPUT] = keras.Input(
                 shape=(n_numeric,), dtype="float32", name=NUMERIC_INPUT
             )
+        n_history = sum(entry["kind"] == "sequence" for entry in schema)
+        if n_history:
+            # A network that does not read it (e.g. NCF) leaves it unconnected.
+            inputs[HISTORY_INPUT] = keras.Input(
+                shape=(n_history,), dtype="int32", name=HISTORY_INPUT
+            )
         probability = self._build_network(_Features(schema, inputs))
-        model = keras.Model(inputs=inputs, outputs=probability, name=type(self).__name__)
+        # TensorFlow scope names cannot start with "_" (e.g. a private subclass).
+        name = re.sub(r"[^A-Za-z0-9_.]", "_", type(self).__name__).lstrip("_") or "model"
+        model = keras.Model(inputs=inputs, outputs=probability, name=name)
         model.compile(
             **compile_kwargs,
             jit_compile=bool(self.jit_compile),
@@ -346,6 +357,22 @@ class _Features:
         """The stacked numeric input, or None."""
         return self.inputs.get(NUMERIC_INPUT)
 
+    @property
+    def history(self):
+        """``(vocabulary_size, input)`` of the item history, or None.
+
+        The input is ``(batch, N)`` int32: the user's last ``N`` positive items
+        before the row's time, oldest first, left-padded with 0 (never an
+        item, so ``Embedding(vocabulary_size, dim, mask_zero=True)`` masks
+        it; but a masked mean, e.g. ``GlobalAveragePooling1D``, of a row with
+        no history is 0 / 0: divide by ``maximum(count, 1)`` instead). Its
+        vocabulary is the item id's, so an item embedding can be shared with it.
+        """
+        entries = [entry for entry in self.schema if entry["kind"] == "sequence"]
+        if not entries:
+            return None
+        return entries[0]["vocabulary_size"], self.inputs[HISTORY_INPUT]
+
 
 class _EpochSampler:
     """Builds each epoch's training arrays: unknown-id masking and negatives."""
@@ -363,8 +390,10 @@ class _EpochSampler:
         schema = estimator.feature_encoder_.schema_
         self.user_key = self.item_key = None
         self.item_side_keys = []
+        # The history input is context: a negative copies its positive's, the
+        # same user at the same moment, with no item-side column to replace.
         for position, entry in enumerate(schema):
-            if entry["kind"] == "numeric":
+            if entry["kind"] not in INDEX_KINDS:
                 continue
             key = input_name(position)
             if entry["kind"] == "id" and entry["side"] == "user":

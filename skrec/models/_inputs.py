@@ -1,8 +1,8 @@
 """Splitting a 2-d feature matrix into the named inputs of a Keras model.
 
 A deep recommender's inputs are described by a *schema*: one entry per column
-with its ``kind`` (``"id"``, ``"categorical"``, ``"numeric"``), ``side``
-(``"user"``, ``"item"``, ``"context"``) and ``vocabulary_size``.
+with its ``kind`` (``"id"``, ``"categorical"``, ``"numeric"``, ``"sequence"``),
+``side`` (``"user"``, ``"item"``, ``"context"``) and ``vocabulary_size``.
 :class:`~skrec.preprocessing.FeatureBuilder` attaches it to its output; for a
 plain array the encoder learns one itself (column 0: user ids, column 1: item
 ids, the rest numeric).
@@ -14,6 +14,9 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from ..preprocessing._features import SCHEMA_ATTR
 
 NUMERIC_INPUT = "numeric"
+HISTORY_INPUT = "history"
+INDEX_KINDS = ("id", "categorical")
+KINDS = (*INDEX_KINDS, "numeric", "sequence")
 
 
 def schema_of(X):
@@ -47,8 +50,11 @@ def input_name(entry_position):
 class InputSplitter(TransformerMixin, BaseEstimator):
     """Turn a validated 2-d array into the dict of arrays a model consumes.
 
-    Index columns become one ``int32`` input each; all numeric columns are
-    stacked into one ``float32`` input named ``"numeric"``.
+    Index columns (ids, categoricals) become one ``int32`` input each; all
+    numeric columns are stacked into one ``float32`` input named
+    ``"numeric"``; the ``"sequence"`` columns (FeatureBuilder's
+    ``history_1 .. history_N``) into one ``(n, N)`` ``int32`` input named
+    ``"history"``, in schema order.
 
     Parameters
     ----------
@@ -66,6 +72,14 @@ class InputSplitter(TransformerMixin, BaseEstimator):
                 raise ValueError(
                     f"X has {X.shape[1]} columns but its schema describes "
                     f"{len(self.schema)}; pass the output of the same FeatureBuilder."
+                )
+            unknown = sorted(
+                {str(e["kind"]) for e in self.schema if e["kind"] not in KINDS}
+            )
+            if unknown:
+                raise ValueError(
+                    f"the input schema has column kind(s) {unknown}; known kinds "
+                    f"are {list(KINDS)}. Pass the output of FeatureBuilder."
                 )
             self.schema_ = [dict(entry) for entry in self.schema]
             self.id_vocabularies_ = None
@@ -87,10 +101,13 @@ class InputSplitter(TransformerMixin, BaseEstimator):
                 for j in range(2, X.shape[1])
             ]
         self.index_positions_ = [
-            j for j, e in enumerate(self.schema_) if e["kind"] != "numeric"
+            j for j, e in enumerate(self.schema_) if e["kind"] in INDEX_KINDS
         ]
         self.numeric_positions_ = [
             j for j, e in enumerate(self.schema_) if e["kind"] == "numeric"
+        ]
+        self.sequence_positions_ = [
+            j for j, e in enumerate(self.schema_) if e["kind"] == "sequence"
         ]
         return self
 
@@ -109,6 +126,12 @@ class InputSplitter(TransformerMixin, BaseEstimator):
             inputs[input_name(j)] = column.astype(np.int32)
         if self.numeric_positions_:
             inputs[NUMERIC_INPUT] = X[:, self.numeric_positions_].astype(np.float32)
+        sequence = getattr(self, "sequence_positions_", [])
+        if sequence:
+            block = X[:, sequence]
+            sizes = np.array([self.schema_[j]["vocabulary_size"] for j in sequence])
+            block = np.where((block >= 0) & (block < sizes), block, 0)
+            inputs[HISTORY_INPUT] = block.astype(np.int32)
         return inputs
 
     def get_metadata(self):

@@ -9,6 +9,7 @@ interaction) in ``DataFrame.attrs``, so a deep recommender placed after it in a
 
 import numbers
 import operator
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -79,13 +80,26 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         or zero, or raise an error that names the column.
     scale_numeric : bool, default=True
         Standardise numeric columns with the training mean and deviation.
+    history_length : int, default=0
+        Length ``N`` of the sequence feature; 0 turns it off. When ``N > 0``
+        the output gains ``N`` integer columns ``history_1 .. history_N``: the
+        item indices of the user's last ``N`` positive interactions of the
+        ``fit`` log *strictly before* the row's timestamp, oldest first and
+        padded with 0 on the left, so ``history_N`` is always the most recent
+        item (see Notes).
+    timestamp_col : str or int, default="timestamp"
+        Event-time column (datetimes, or numbers such as Unix seconds), read
+        only when ``history_length > 0``. It is not itself a feature.
 
     Attributes
     ----------
     schema_ : list of dict
         One entry per output column: ``name``, ``kind`` (``"id"``,
-        ``"categorical"`` or ``"numeric"``), ``side`` (``"user"``, ``"item"``
-        or ``"context"``) and ``vocabulary_size`` (``None`` for numeric).
+        ``"categorical"``, ``"numeric"`` or ``"sequence"``), ``side``
+        (``"user"``, ``"item"`` or ``"context"``) and ``vocabulary_size``
+        (``None`` for numeric). The history columns are ``"sequence"``
+        entries of side ``"context"`` with the item vocabulary size; a model
+        receives them as one ``(batch, N)`` input.
     user_vocabulary_, item_vocabulary_ : pandas.Index
         Known raw ids; the id at position ``p`` has index ``p + 1``.
     categories_ : dict of str to pandas.Index
@@ -100,6 +114,14 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         Which item indices each user index interacted with in ``fit``.
     item_popularity_ : ndarray of shape (n_item_index,)
         Interaction count of each item index in ``fit``.
+    history_indptr_ : ndarray of shape (n_user_index + 1,)
+        Only when ``history_length > 0``: the positives of user index ``u``
+        are ``history_items_[history_indptr_[u]:history_indptr_[u + 1]]``
+        (CSR layout, by time, ties in row order).
+    history_items_ : ndarray of shape (n_positives,)
+        Item index of each stored positive.
+    history_times_ : ndarray of shape (n_positives,)
+        Its time (``datetime64[ns]``, or ``float64`` for a numeric clock).
     feature_names_in_ : ndarray of str
         Input column names (DataFrame input only).
     n_features_in_ : int
@@ -108,6 +130,21 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
     See Also
     --------
     InteractionNormalizer : Normalise interaction strengths before this step.
+
+    Notes
+    -----
+    **History (sequence feature).** The stored history is every row of the
+    ``fit`` log with ``y == 1``, or every row when ``y`` is None. A row that
+    has a timestamp sees only stored positives of its user with a timestamp
+    strictly earlier than its own: never itself, nothing at the same moment,
+    nothing later, so ``fit_transform`` on a training log leaks no label. A
+    row whose timestamp is missing (None, NaN, NaT), or a frame without the
+    timestamp column, gets the user's latest ``N`` stored items: use it for
+    serving after the training period, never on training rows. Unknown users
+    get only padding. History items all come from the ``fit`` vocabulary, so
+    they are never the unknown index 0 and a 0 in a history column always
+    means "no item here" (a model can mask it, e.g.
+    ``keras.layers.Embedding(mask_zero=True)``).
 
     Examples
     --------
@@ -131,6 +168,24 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
     1        0        1              1             1.0
     >>> [(c["name"], c["kind"], c["side"], c["vocabulary_size"]) for c in fb.schema_][:3]
     [('user_id', 'id', 'user', 3), ('item_id', 'id', 'item', 3), ('item_category', 'categorical', 'item', 3)]
+
+    The last two items each user chose strictly before each event:
+
+    >>> log = pd.DataFrame({
+    ...     "user_id": ["ann", "ann", "ann", "ann", "bob"],
+    ...     "item_id": ["tv", "book", "pen", "cup", "tv"],
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03",
+    ...                                  "2024-01-04", "2024-01-02"]),
+    ... })
+    >>> y = [1, 1, 0, 1, 1]  # ann did not choose the pen
+    >>> fb = FeatureBuilder(history_length=2).fit(log, y)
+    >>> fb.transform(log)[["user_id", "item_id", "history_1", "history_2"]]
+       user_id  item_id  history_1  history_2
+    0        1        1          0          0
+    1        1        2          0          1
+    2        1        3          1          2
+    3        1        4          1          2
+    4        2        1          0          0
     """
 
     _parameter_constraints: dict = {
@@ -148,6 +203,8 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         "max_categories": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "numeric_missing": [StrOptions({"median", "mean", "zero", "error"})],
         "scale_numeric": ["boolean"],
+        "history_length": [Interval(numbers.Integral, 0, None, closed="left")],
+        "timestamp_col": [str, Interval(numbers.Integral, 0, None, closed="left")],
     }
 
     def __init__(
@@ -164,6 +221,8 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         max_categories=None,
         numeric_missing="median",
         scale_numeric=True,
+        history_length=0,
+        timestamp_col="timestamp",
     ):
         self.user_col = user_col
         self.item_col = item_col
@@ -176,6 +235,8 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         self.max_categories = max_categories
         self.numeric_missing = numeric_missing
         self.scale_numeric = scale_numeric
+        self.history_length = history_length
+        self.timestamp_col = timestamp_col
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -187,8 +248,10 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         X : DataFrame of shape (n_interactions, n_columns)
             Interaction log (a 2-d array is accepted with integer ``user_col``
             and ``item_col``).
-        y : ignored
-            Present for pipeline compatibility.
+        y : array-like of shape (n_interactions,), default=None
+            Binary labels; only read when ``history_length > 0``, where the
+            rows with ``y == 1`` make the users' histories (every row when
+            None).
 
         Returns
         -------
@@ -253,6 +316,10 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         self._boolean_specs = self._resolve_booleans(frame, sides)
         for name, (_, _, _, side) in self._boolean_specs.items():
             schema.append(self._entry(name, "numeric", side, None))
+        n_item_index = len(self.item_vocabulary_) + 1
+        for name in self._history_names():
+            schema.append(self._entry(name, "sequence", "context", n_item_index))
+        self._check_unique_names(schema)
         self.schema_ = schema
 
         user_index = self._lookup(self.user_vocabulary_, frame[self.user_col])
@@ -267,6 +334,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         self.item_popularity_ = np.bincount(item_index, minlength=n_items)
         self.item_catalogue_ = self._last_attributes(frame, self.item_col, sides["item"])
         self.user_profiles_ = self._last_attributes(frame, self.user_col, sides["user"])
+        self._fit_history(frame, y, user_index, item_index, n_users)
         return self
 
     @property
@@ -402,14 +470,176 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             id_col
         )
 
-    # ------------------------------------------------------------ transform
+    # -------------------------------------------------------------- history
+    def _history_names(self):
+        return [f"history_{k}" for k in range(1, self.history_length + 1)]
+
+    def _check_unique_names(self, schema):
+        names = [entry["name"] for entry in schema]
+        clashes = sorted({str(n) for n in names if names.count(n) > 1})
+        if clashes:
+            raise ValueError(
+                f"{self._who}: output column name(s) {clashes} are produced twice "
+                "(a feature or boolean_features name equals another output, e.g. "
+                "a history column); rename the input column or the boolean feature."
+            )
+
+    def _fit_history(self, frame, y, user_index, item_index, n_users):
+        for name in ("history_indptr_", "history_items_", "history_times_"):
+            if hasattr(self, name):
+                delattr(self, name)
+        self._history_clock = self._history_keys = None
+        self._timestamp_kind = None
+        self._timestamp_col = self.timestamp_col
+        if self.history_length == 0:
+            return
+        if self.timestamp_col not in frame.columns:
+            raise ValueError(
+                f"{self._who}: history_length={self.history_length} orders each "
+                f"user's events by time, but the time column {self.timestamp_col!r} "
+                "(timestamp_col) is not in X; pass timestamp_col='<your time "
+                "column>' or set history_length=0."
+            )
+        times, missing, kind = self._event_times(frame)
+        if missing.any():
+            first = frame.index[missing][0]
+            raise ValueError(
+                f"{self._who}: history_length={self.history_length} needs the time "
+                f"of every event, but column {self.timestamp_col!r} has "
+                f"{int(missing.sum())} missing value(s) (first at row {first!r}); "
+                "drop or fill those rows before fitting."
+            )
+        self._timestamp_kind = kind
+        if y is None:
+            positive = np.ones(frame.shape[0], dtype=bool)
+        else:
+            y = np.asarray(y)
+            if y.ndim == 2 and y.shape[1] == 1:
+                y = y.ravel()
+            if y.ndim != 1 or y.shape[0] != frame.shape[0]:
+                raise ValueError(
+                    f"{self._who}: y has shape {y.shape} but X has {frame.shape[0]} "
+                    "rows; pass one label per row (1 = positive) or y=None to "
+                    "count every row as a positive in the history."
+                )
+            positive = y == 1
+        users = user_index[positive].astype(np.int64)
+        items = item_index[positive].astype(np.int64)
+        times = times[positive]
+        # By user, then time; equal times keep the log's row order.
+        order = np.lexsort((np.arange(users.size), times, users))
+        users, items, times = users[order], items[order], times[order]
+        indptr = np.zeros(n_users + 1, dtype=np.int64)
+        np.cumsum(np.bincount(users, minlength=n_users), out=indptr[1:])
+        self.history_indptr_ = indptr
+        self.history_items_ = items
+        self.history_times_ = times.view("datetime64[ns]") if kind == "datetime" else times
+        # One sorted key per stored event, user * (n_clock + 1) + rank of its
+        # time, makes "events of user u before t" a single searchsorted.
+        self._history_clock = np.unique(times)
+        self._history_keys = users * (self._history_clock.size + 1) + np.searchsorted(
+            self._history_clock, times
+        )
+
+    def _event_times(self, frame):
+        """Row times as ``(values, missing, kind)``.
+
+        ``values`` is int64 nanoseconds for ``kind == "datetime"`` and float64
+        for ``kind == "numeric"``; ``kind`` is None when every value is missing.
+        """
+        col = self._timestamp_col
+        values = frame[col]
+        dtype = values.dtype
+        if pd.api.types.is_bool_dtype(dtype):
+            kind = "invalid"
+        elif pd.api.types.is_datetime64_any_dtype(dtype):
+            kind = "datetime"
+        elif pd.api.types.is_numeric_dtype(dtype):
+            kind = "numeric"
+        else:
+            inferred = pd.api.types.infer_dtype(values, skipna=True)
+            if inferred == "empty":
+                n = values.shape[0]
+                return np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool), None
+            if inferred in ("datetime64", "datetime", "date", "string"):
+                kind = "datetime"
+            elif inferred in ("integer", "floating", "mixed-integer-float", "decimal"):
+                kind = "numeric"
+            else:
+                kind = "invalid"
+        if kind == "invalid":
+            raise ValueError(
+                f"{self._who}: column {col!r} (timestamp_col) must hold datetimes or "
+                f"numbers (e.g. Unix seconds) to order events, got {dtype} values "
+                f"such as {values.dropna().iloc[0]!r}; convert it with "
+                f"pd.to_datetime(log[{col!r}])."
+            )
+        if kind == "numeric":
+            numbers_ = pd.to_numeric(values, errors="coerce").to_numpy(
+                dtype="float64", na_value=np.nan
+            )
+            return numbers_, np.isnan(numbers_), kind
+        if pd.api.types.is_datetime64_any_dtype(dtype):
+            parsed = values
+        else:
+            with warnings.catch_warnings():
+                # Bad values are reported below, naming one.
+                warnings.filterwarnings("ignore", "Could not infer format", UserWarning)
+                parsed = pd.to_datetime(values, errors="coerce", utc=True)
+            bad = parsed.isna().to_numpy() & values.notna().to_numpy()
+            if bad.any():
+                raise ValueError(
+                    f"{self._who}: column {col!r} (timestamp_col) holds "
+                    f"{int(bad.sum())} value(s) that are not datetimes, e.g. "
+                    f"{values[bad].iloc[0]!r}; convert it with "
+                    f"pd.to_datetime(log[{col!r}]) and fix or drop those rows."
+                )
+        if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+            parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+        missing = parsed.isna().to_numpy()
+        nanoseconds = parsed.to_numpy(dtype="datetime64[ns]").view(np.int64)
+        return nanoseconds, missing, kind
+
+    def _history(self, frame, users):
+        """One array of item indices per history column, oldest first, 0-padded on the left."""
+        n_history = sum(entry["kind"] == "sequence" for entry in self.schema_)
+        indptr = self.history_indptr_
+        start, end = indptr[users], indptr[users + 1]
+        if self._timestamp_col in frame.columns:
+            times, missing, kind = self._event_times(frame)
+            if kind is not None and kind != self._timestamp_kind:
+                raise ValueError(
+                    f"{self._who}: column {self._timestamp_col!r} holds {kind} values "
+                    f"but held {self._timestamp_kind} values in fit, so the times "
+                    "cannot be compared; pass the same kind of time, or missing "
+                    "values (None/NaT) to use each user's latest history."
+                )
+            timed = ~missing
+            if timed.any():
+                clock = self._history_clock
+                rank = np.searchsorted(clock, times[timed], side="left")
+                query = users[timed] * (clock.size + 1) + rank
+                end[timed] = np.searchsorted(self._history_keys, query, side="left")
+        items = self.history_items_
+        columns = []
+        for k in range(n_history):
+            position = end - (n_history - k)
+            if items.size == 0:
+                columns.append(np.zeros(users.size, dtype=np.int64))
+            else:
+                found = items[np.maximum(position, 0)]
+                columns.append(np.where(position >= start, found, 0))
+        return columns
+
     def transform(self, X):
         """Encode an interaction log (unknown ids and categories map to 0).
 
         Parameters
         ----------
         X : DataFrame of shape (n_interactions, n_columns)
-            Interaction log with the columns seen in ``fit``.
+            Interaction log with the columns seen in ``fit``. With
+            ``history_length > 0`` the time column may be left out (or hold
+            missing values): such rows get each user's latest history.
 
         Returns
         -------
@@ -419,13 +649,24 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "schema_")
         frame = check_frame(X, who=self._who, allow_array=True)
-        if frame.shape[1] != self.n_features_in_:
+        with_history = getattr(self, "history_indptr_", None) is not None
+        # Serving rows may leave out the time column: they get the latest history.
+        time_left_out = (
+            with_history
+            and not self._array_input
+            and self._timestamp_col not in frame.columns
+        )
+        if frame.shape[1] != self.n_features_in_ - time_left_out:
             raise ValueError(
                 f"{self._who}: X has {frame.shape[1]} features, but FeatureBuilder "
                 f"is expecting {self.n_features_in_} features as input; pass the "
                 "same columns as in fit."
             )
-        needed = [c["name"] for c in self.schema_ if c["name"] not in self._boolean_specs]
+        needed = [
+            c["name"]
+            for c in self.schema_
+            if c["name"] not in self._boolean_specs and c["kind"] != "sequence"
+        ]
         needed += [spec[0] for spec in self._boolean_specs.values()]
         check_columns(frame, list(dict.fromkeys(needed)), who=self._who)
         out = {}
@@ -446,6 +687,10 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             out[col] = (values - stats["mean"]) / stats["scale"]
         for name, (column, op, value, _) in self._boolean_specs.items():
             out[name] = _OPERATORS[op](frame[column], value).to_numpy(dtype="float64")
+        if with_history:
+            history = self._history(frame, out[self.user_col].astype(np.int64))
+            sequence = [c["name"] for c in self.schema_ if c["kind"] == "sequence"]
+            out.update(zip(sequence, history))
         names = [c["name"] for c in self.schema_]
         result = pd.DataFrame({n: out[n] for n in names}, index=frame.index, copy=False)
         for entry in self.schema_:

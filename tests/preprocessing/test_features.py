@@ -178,3 +178,19 @@ def test_plain_array_input():
     fb = FeatureBuilder(user_col=0, item_col=1).fit(X)
     assert [(e["name"], e["kind"]) for e in fb.schema_] == [(0, "id"), (1, "id"), (2, "numeric")]
     assert fb.transform(X)[0].tolist() == [1, 2, 1]
+
+
+def test_history_columns_join_the_schema_and_names(log):
+    # Details and leakage checks live in test_history.py.
+    fb = FeatureBuilder(history_length=2).fit(log)
+    names = list(fb.get_feature_names_out())
+    assert names[-2:] == ["history_1", "history_2"]
+    assert [e["kind"] for e in fb.schema_[-2:]] == ["sequence", "sequence"]
+    out = fb.transform(log)
+    assert list(out.columns) == names
+    # user c: items 12, 11, 10 (indices 3, 2, 1) one hour apart
+    assert out[["history_1", "history_2"]].to_numpy()[3:].tolist() == [[0, 0], [0, 3], [3, 2]]
+    # Only the time column may be left out, and only with history on.
+    assert fb.transform(log.drop(columns="timestamp"))["history_2"].tolist() == [2, 2, 1, 1, 1, 1]
+    with pytest.raises(ValueError, match="is expecting 7 features"):
+        fb.transform(log.drop(columns="user_behavior"))
