@@ -1,10 +1,10 @@
 """DeepFMClassifier: a factorization machine and an MLP sharing embeddings (Guo et al. 2017)."""
 
-import numbers
 import re
 
 from .._tf import keras
 from ._base import DeepRecommenderClassifier
+from ._params import check_hidden_units, check_non_negative, check_positive_int, check_rate
 
 
 @keras.saving.register_keras_serializable(package="skrec")
@@ -143,23 +143,10 @@ class DeepFMClassifier(DeepRecommenderClassifier):
     def _check_params(self):
         super()._check_params()
         who = type(self).__name__
-        dim = self.embedding_dim
-        if not _is_int(dim) or dim < 1:
-            raise ValueError(f"{who}: embedding_dim={dim!r} must be an integer >= 1.")
-        units = self.hidden_units
-        try:
-            valid = not isinstance(units, str) and all(_is_int(u) and u >= 1 for u in units)
-        except TypeError:  # not iterable
-            valid = False
-        if not valid:
-            raise ValueError(
-                f"{who}: hidden_units={units!r} must be a sequence of positive "
-                "integers, e.g. (64, 32)."
-            )
-        if not _is_real(self.dropout) or not 0 <= self.dropout < 1:
-            raise ValueError(f"{who}: dropout={self.dropout!r} must be a number in [0, 1).")
-        if not _is_real(self.l2) or not self.l2 >= 0:
-            raise ValueError(f"{who}: l2={self.l2!r} must be a number >= 0.")
+        check_positive_int(who, "embedding_dim", self.embedding_dim)
+        check_hidden_units(who, self.hidden_units, example="(64, 32)")
+        check_rate(who, "dropout", self.dropout)
+        check_non_negative(who, "l2", self.l2)
 
     def _build_network(self, features):
         regularizer = keras.regularizers.L2(self.l2) if self.l2 > 0 else None
@@ -222,11 +209,3 @@ class DeepFMClassifier(DeepRecommenderClassifier):
         first = keras.layers.Add(name="first_order")(first_order)
         logit = keras.layers.Add(name="logit")([first, second_order, deep])
         return keras.layers.Activation("sigmoid", name="probability")(logit)
-
-
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_real(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)

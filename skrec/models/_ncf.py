@@ -4,6 +4,7 @@ import re
 
 from .._tf import keras
 from ._base import DeepRecommenderClassifier
+from ._params import check_hidden_units, check_non_negative, check_positive_int, check_rate
 
 
 class NCFClassifier(DeepRecommenderClassifier):
@@ -114,21 +115,10 @@ class NCFClassifier(DeepRecommenderClassifier):
         super()._check_params()
         who = type(self).__name__
         for name in ("embedding_dim", "feature_embedding_dim"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{who}: {name}={value!r} must be an integer >= 1.")
-        units = self.hidden_units
-        if isinstance(units, int) or not all(
-            isinstance(u, int) and not isinstance(u, bool) and u >= 1 for u in units
-        ):
-            raise ValueError(
-                f"{who}: hidden_units={units!r} must be a sequence of positive "
-                "integers, e.g. (64, 32, 16)."
-            )
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"{who}: dropout={self.dropout!r} must be in [0, 1).")
-        if self.l2 < 0:
-            raise ValueError(f"{who}: l2={self.l2!r} must be >= 0.")
+            check_positive_int(who, name, getattr(self, name))
+        check_hidden_units(who, self.hidden_units)
+        check_rate(who, "dropout", self.dropout)
+        check_non_negative(who, "l2", self.l2)
 
     def _build_network(self, features):
         regularizer = keras.regularizers.L2(self.l2) if self.l2 > 0 else None

@@ -1,11 +1,16 @@
 """WideDeepClassifier: Wide & Deep Learning (Cheng et al. 2016)."""
 
-import numbers
 import re
 
 from .._tf import keras
 from ._base import DeepRecommenderClassifier
-from ._inputs import input_name
+from ._inputs import INDEX_KINDS, input_name
+from ._params import (
+    check_hidden_units,
+    check_non_negative,
+    check_positive_int,
+    check_rate,
+)
 
 # Lehmer (Park-Miller) constants: a cheap integer hash that stays inside int64.
 _HASH_PRIME = 2_147_483_647
@@ -199,12 +204,10 @@ class WideDeepClassifier(DeepRecommenderClassifier):
         super()._check_params()
         who = type(self).__name__
         for name in ("embedding_dim", "feature_embedding_dim", "cross_bins"):
-            value = getattr(self, name)
-            if not _is_int(value) or value < 1:
-                raise ValueError(f"{who}: {name}={value!r} must be an integer >= 1.")
-        _check_hidden_units(who, self.hidden_units)
-        _check_rate(who, "dropout", self.dropout)
-        _check_l2(who, self.l2)
+            check_positive_int(who, name, getattr(self, name))
+        check_hidden_units(who, self.hidden_units)
+        check_rate(who, "dropout", self.dropout)
+        check_non_negative(who, "l2", self.l2)
         crosses = self.crosses
         if isinstance(crosses, str):
             if crosses != "default":
@@ -232,7 +235,7 @@ class WideDeepClassifier(DeepRecommenderClassifier):
         columns = {
             str(entry["name"]): position
             for position, entry in enumerate(features.schema)
-            if entry["kind"] != "numeric"
+            if entry["kind"] in INDEX_KINDS
         }
         if isinstance(self.crosses, str):  # "default"
             by_side = {
@@ -341,34 +344,8 @@ def _layer_name(name):
     return re.sub(r"\W", "_", str(name))
 
 
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
 def _len_or_none(value):
     try:
         return len(value)
     except TypeError:
         return None
-
-
-def _check_hidden_units(who, units):
-    try:
-        valid = not isinstance(units, str) and all(_is_int(u) and u >= 1 for u in units)
-    except TypeError:  # not iterable
-        valid = False
-    if not valid:
-        raise ValueError(
-            f"{who}: hidden_units={units!r} must be a sequence of positive "
-            "integers, e.g. (64, 32, 16)."
-        )
-
-
-def _check_rate(who, name, value):
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0 <= value < 1:
-        raise ValueError(f"{who}: {name}={value!r} must be a number in [0, 1).")
-
-
-def _check_l2(who, value):
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not value >= 0:
-        raise ValueError(f"{who}: l2={value!r} must be a number >= 0.")

@@ -127,7 +127,7 @@ def test_unknown_users_and_items_share_a_defined_score(log_xy):
         ({"negative_ratio": 2}, np.where(np.arange(10) % 2, 1, -1), "must be 0/1"),
         ({"negative_ratio": -1}, np.arange(10) % 2, "negative_ratio=-1 is invalid"),
         ({"hidden_units": 8}, np.arange(10) % 2, "hidden_units=8 must be a sequence"),
-        ({"dropout": 1.5}, np.arange(10) % 2, r"dropout=1.5 must be in \[0, 1\)"),
+        ({"dropout": 1.5}, np.arange(10) % 2, r"dropout=1.5 must be a number in \[0, 1\)"),
     ],
 )
 def test_bad_target_and_parameters_are_explained(params, y, match):
@@ -171,3 +171,14 @@ def test_batch_size_covers_partial_and_full_batches():
     for batch_size in (32, 70, -1, 100):
         clf = NCFClassifier(epochs=1, batch_size=batch_size, random_state=0).fit(X, y)
         assert clf.predict_proba(X).shape == (70, 2)
+
+
+def test_numpy_integers_from_a_grid_are_accepted():
+    from skrec.models._params import check_hidden_units, check_positive_int
+
+    check_positive_int("NCFClassifier", "embedding_dim", np.int64(8))
+    check_hidden_units("NCFClassifier", (np.int64(8), 4))
+    with pytest.raises(ValueError, match="embedding_dim=True must be an integer"):
+        check_positive_int("NCFClassifier", "embedding_dim", True)
+    with pytest.raises(ValueError, match="l2='x' must be a number >= 0"):
+        NCFClassifier(l2="x")._check_params()
