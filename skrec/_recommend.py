@@ -26,10 +26,11 @@ def recommend(
     """Recommend the ``k`` best-scored items to each user.
 
     Every candidate item is scored for every known user by the whole
-    pipeline (``model.predict_proba(...)[:, positive class]``), the items the
-    user interacted with during ``fit`` are optionally left out, and the ``k``
-    highest scores are kept. Users unknown to the pipeline get the most
-    popular items instead (``fallback=True``).
+    pipeline (``model.predict_proba(...)[:, positive class]``, or one matrix
+    product per block of users for models that offer it, see Notes), the
+    items the user interacted with during ``fit`` are optionally left out,
+    and the ``k`` highest scores are kept. Users unknown to the pipeline get
+    the most popular items instead (``fallback=True``).
 
     Parameters
     ----------
@@ -57,7 +58,8 @@ def recommend(
         (e.g. ``{"timestamp": pd.Timestamp("2024-06-01")}``), see Notes.
     batch_size : int, default=200_000
         Candidate rows scored per ``predict_proba`` call; also bounds the
-        memory used per block of users.
+        memory used per block of users (``batch_size // n_candidates`` users,
+        at least one, per block; also on the fast path).
 
     Returns
     -------
@@ -79,6 +81,20 @@ def recommend(
 
     Ties in score are broken by candidate order (catalogue order, or the
     order of ``items``), so results are deterministic.
+
+    **Fast path.** When the FeatureBuilder is the step right before the final
+    estimator, the estimator's positive class is its last ``predict_proba``
+    column and the estimator has a private ``_pairwise_scorer(item_rows)``
+    method (e.g. ``TwoTowerClassifier``), candidate rows are not built.
+    Instead ``item_rows``, the pipeline's transform up to the FeatureBuilder
+    of one row per candidate item (paired with the first known user), is
+    passed to it once; the function it returns is then called once per block
+    of users on ``user_rows`` (one row per user, paired with the first
+    candidate item, with the request's context) and returns the
+    ``(n_users, n_items)`` probabilities of every pair. The results equal
+    those of the row path to float tolerance; seen-item exclusion, ``k``,
+    ties and the fallback are applied the same way. A hook that returns None
+    leaves the row path in place.
 
     Unknown users (not in ``FeatureBuilder.user_vocabulary_``, e.g. new
     sign-ups) have no history and cannot be scored individually: they get
@@ -289,6 +305,9 @@ def _score_known(
     n_items = len(candidates)
     per_block = max(1, batch_size // max(n_items, 1))
     seen_matrix = builder.seen_items_.tocsr()
+    pair_scorer = _pair_scorer(
+        model, builder, columns, users, candidates, item_rows, profile_rows, context, positive
+    )
     out = []
     for start in range(0, len(users), per_block):
         stop = min(start + per_block, len(users))
@@ -297,22 +316,26 @@ def _score_known(
             seen = seen_matrix[user_index[start:stop]][:, item_index].toarray() > 0
         else:
             seen = np.zeros((n_block, n_items), dtype=bool)
-        keep_u, keep_i = np.nonzero(~seen)
-        scores = np.full((n_block, n_items), -np.inf)
-        for lo in range(0, len(keep_u), batch_size):
-            u = keep_u[lo : lo + batch_size]
-            i = keep_i[lo : lo + batch_size]
-            frame = _candidate_frame(
-                builder,
-                columns,
-                users[start:stop][u],
-                candidates[i],
-                catalogue.iloc[item_rows[i]],
-                profiles.iloc[profile_rows[start:stop][u]],
-                context,
-            )
-            proba = np.asarray(model.predict_proba(frame))
-            scores[u, i] = proba[:, positive]
+        if pair_scorer is not None:
+            scores = pair_scorer(start, stop)
+            scores[seen] = -np.inf
+        else:
+            scores = np.full((n_block, n_items), -np.inf)
+            keep_u, keep_i = np.nonzero(~seen)
+            for lo in range(0, len(keep_u), batch_size):
+                u = keep_u[lo : lo + batch_size]
+                i = keep_i[lo : lo + batch_size]
+                frame = _candidate_frame(
+                    builder,
+                    columns,
+                    users[start:stop][u],
+                    candidates[i],
+                    catalogue.iloc[item_rows[i]],
+                    profiles.iloc[profile_rows[start:stop][u]],
+                    context,
+                )
+                proba = np.asarray(model.predict_proba(frame))
+                scores[u, i] = proba[:, positive]
         n_keep = np.minimum((~seen).sum(axis=1), k)
         order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
         valid = np.arange(order.shape[1])[None, :] < n_keep[:, None]
@@ -329,6 +352,68 @@ def _score_known(
             )
         )
     return pd.concat(out, ignore_index=True)
+
+
+def _pair_scorer(
+    model, builder, columns, users, candidates, item_rows, profile_rows, context, positive
+):
+    """``scores(start, stop)`` of users ``start:stop`` x all candidates, or None.
+
+    Uses the final estimator's ``_pairwise_scorer`` hook (see Notes of
+    :func:`recommend`); None when the pipeline or the estimator does not
+    offer it, and the candidate rows must go through ``predict_proba``.
+    """
+    steps = model.steps
+    estimator = steps[-1][1]
+    hook = getattr(estimator, "_pairwise_scorer", None)
+    if hook is None or len(steps) < 2 or steps[-2][1] is not builder:
+        return None
+    classes = getattr(model, "classes_", None)
+    if classes is None or positive not in (-1, len(classes) - 1):
+        return None
+    catalogue = builder.item_catalogue_
+    profiles = builder.user_profiles_
+    encode = model[:-1].transform
+    n_items = len(candidates)
+    score_block = hook(
+        encode(
+            _candidate_frame(
+                builder,
+                columns,
+                np.repeat(np.asarray(users[:1], dtype=object), n_items),
+                candidates,
+                catalogue.iloc[item_rows],
+                profiles.iloc[np.repeat(profile_rows[:1], n_items)],
+                context,
+            )
+        )
+    )
+    if score_block is None:
+        return None
+
+    def scores(start, stop):
+        n_users = stop - start
+        user_rows = encode(
+            _candidate_frame(
+                builder,
+                columns,
+                users[start:stop],
+                candidates[np.zeros(n_users, dtype=np.intp)],
+                catalogue.iloc[np.repeat(item_rows[:1], n_users)],
+                profiles.iloc[profile_rows[start:stop]],
+                context,
+            )
+        )
+        block = np.asarray(score_block(user_rows), dtype=np.float64)
+        if block.shape != (n_users, n_items):
+            raise ValueError(
+                f"recommend: {type(estimator).__name__}._pairwise_scorer returned "
+                f"scores of shape {block.shape} for {n_users} users and {n_items} "
+                f"items; expected ({n_users}, {n_items})."
+            )
+        return block
+
+    return scores
 
 
 def _result_frame(users, positions, items, scores, ranks, *, fallback):

@@ -197,3 +197,84 @@ def test_sklearn_classifier_pipeline_and_small_catalogue():
     assert recs.groupby("user_id", sort=False).size().tolist() == [1, 1, 3]
     assert recs.loc[recs["user_id"] == "ann", "item_id"].tolist() == ["pen"]
     assert recs.loc[recs["user_id"] == "zoe", "item_id"].tolist()[0] == "tv"
+
+
+# ------------------------------------------------- the _pairwise_scorer hook
+class _AdditiveLogistic(LogisticRegression):
+    """A linear model is a user part plus an item part: it can score all pairs at once."""
+
+    def _pairwise_scorer(self, item_rows):
+        sides = np.array([entry["side"] for entry in item_rows.attrs["skrec_schema"]])
+        weights = self.coef_[0]
+        item = sides == "item"
+        item_part = item_rows.to_numpy(dtype=float)[:, item] @ weights[item]
+
+        def score(user_rows):
+            user_part = user_rows.to_numpy(dtype=float)[:, ~item] @ weights[~item]
+            logits = user_part[:, None] + item_part[None, :] + self.intercept_[0]
+            return 1.0 / (1.0 + np.exp(-logits))
+
+        return score
+
+
+@pytest.fixture(scope="module")
+def additive():
+    X, y = make_interactions(
+        n_users=60, n_items=40, n_interactions=1500, random_state=0, return_X_y=True
+    )
+    model = make_pipeline(InteractionNormalizer(), FeatureBuilder(), _AdditiveLogistic())
+    return model.fit(X, y), X, y
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"k": 5},
+        {"k": 40, "exclude_seen": False},
+        {"k": 4, "batch_size": 90},  # blocks of two users
+        {"k": 2, "items": "some"},
+        {"k": 3, "context": {"user_behavior": 3}},
+    ],
+)
+def test_pairwise_hook_gives_the_row_path_results(additive, monkeypatch, kwargs):
+    model, X, _ = additive
+    users = [X["user_id"].iloc[0], "ghost"] + list(X["user_id"].unique())
+    if kwargs.get("items") == "some":
+        kwargs = {**kwargs, "items": list(X["item_id"].unique()[1::4])}
+    calls = []
+    hook = _AdditiveLogistic._pairwise_scorer
+    monkeypatch.setattr(
+        _AdditiveLogistic,
+        "_pairwise_scorer",
+        lambda self, item_rows: calls.append(len(item_rows)) or hook(self, item_rows),
+    )
+    fast = recommend(model, users, **kwargs)
+    n_candidates = len(kwargs.get("items", X["item_id"].unique()))
+    assert calls == [n_candidates]  # item rows encoded once, whatever the blocks
+    monkeypatch.setattr(_AdditiveLogistic, "_pairwise_scorer", lambda self, rows: None)
+    rows = recommend(model, users, **kwargs)
+    pd.testing.assert_frame_equal(fast.drop(columns="score"), rows.drop(columns="score"))
+    np.testing.assert_allclose(fast["score"], rows["score"], rtol=1e-9)
+
+
+def test_pairwise_hook_replaces_predict_proba(additive, monkeypatch):
+    model, X, _ = additive
+
+    def fail(self, X):
+        raise AssertionError("predict_proba called although the hook is offered")
+
+    monkeypatch.setattr(_AdditiveLogistic, "predict_proba", fail)
+    recs = recommend(model, _some_users(X, 8), k=3, batch_size=50)
+    assert len(recs) == 24 and recs["score"].between(0, 1).all()
+
+
+def test_pairwise_hook_skipped_when_positive_class_is_not_last(additive, monkeypatch):
+    _, X, y = additive
+    # Labels 1 (the positive class recommend ranks by) and 2: P(1) is column 0.
+    model = make_pipeline(FeatureBuilder(), _AdditiveLogistic()).fit(X, np.where(y == 1, 1, 2))
+
+    def fail(self, item_rows):
+        raise AssertionError("hook used for a positive class that is not the last column")
+
+    monkeypatch.setattr(_AdditiveLogistic, "_pairwise_scorer", fail)
+    assert len(recommend(model, _some_users(X, 2), k=3)) == 6
