@@ -279,6 +279,8 @@ def _context_value(builder, column, context):
         return context[column]
     if column in builder.categories_:
         return None
+    if getattr(builder, "history_length", 0) and column == builder.timestamp_col:
+        return None  # no time: each user's latest history items
     return 0
 
 

@@ -278,3 +278,34 @@ def test_pairwise_hook_skipped_when_positive_class_is_not_last(additive, monkeyp
 
     monkeypatch.setattr(_AdditiveLogistic, "_pairwise_scorer", fail)
     assert len(recommend(model, _some_users(X, 2), k=3)) == 6
+
+
+def test_history_pipeline_recommends_from_the_latest_items():
+    # Without a time in ``context``, candidate rows carry no timestamp: each user's
+    # history columns hold their latest items (not an empty or wrong history).
+    log = pd.DataFrame(
+        {
+            "user_id": ["ann", "ann", "ann", "bob", "bob", "eve"],
+            "item_id": ["tv", "book", "pen", "tv", "cup", "pen"],
+            "timestamp": pd.to_datetime(
+                ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-01",
+                 "2024-01-05", "2024-01-02"]
+            ),
+        }
+    )
+    builder = FeatureBuilder(history_length=2)
+    model = make_pipeline(builder, LogisticRegression()).fit(log, [1, 1, 1, 1, 0, 1])
+    seen = []
+    original = builder.transform
+    builder.transform = lambda X: seen.append(original(X)) or seen[-1]
+    recs = recommend(model, ["ann", "bob"], k=3)
+    assert set(recs["user_id"]) == {"ann", "bob"} and not recs["fallback"].any()
+    rows = pd.concat(seen)
+    user = builder.user_vocabulary_.get_loc  # encoded index = position + 1 (0: unknown)
+    item = builder.item_vocabulary_.get_loc
+    ann = rows.loc[rows["user_id"] == user("ann") + 1, ["history_1", "history_2"]]
+    bob = rows.loc[rows["user_id"] == user("bob") + 1, ["history_1", "history_2"]]
+    assert len(ann) and len(bob)
+    assert (ann.to_numpy() == [item("book") + 1, item("pen") + 1]).all()
+    # bob's "cup" was a negative: only "tv" is history, left-padded with 0
+    assert (bob.to_numpy() == [0, item("tv") + 1]).all()
