@@ -82,19 +82,24 @@ def recommend(
     Ties in score are broken by candidate order (catalogue order, or the
     order of ``items``), so results are deterministic.
 
-    **Fast path.** When the FeatureBuilder is the step right before the final
-    estimator, the estimator's positive class is its last ``predict_proba``
-    column and the estimator has a private ``_pairwise_scorer(item_rows)``
-    method (e.g. ``TwoTowerClassifier``), candidate rows are not built.
-    Instead ``item_rows``, the pipeline's transform up to the FeatureBuilder
-    of one row per candidate item (paired with the first known user), is
-    passed to it once; the function it returns is then called once per block
-    of users on ``user_rows`` (one row per user, paired with the first
-    candidate item, with the request's context) and returns the
-    ``(n_users, n_items)`` probabilities of every pair. The results equal
-    those of the row path to float tolerance; seen-item exclusion, ``k``,
-    ties and the fallback are applied the same way. A hook that returns None
-    leaves the row path in place.
+    **Fast paths.** When the FeatureBuilder is the step right before the
+    final estimator, the pipeline's steps up to it encode one row per
+    candidate item (paired with the first known user) and one row per block
+    user (paired with the first candidate item, with the request's context),
+    instead of one raw row per (user, item) pair. Then, if the estimator's
+    positive class is its last ``predict_proba`` column and it has a private
+    ``_pairwise_scorer(item_rows)`` method (e.g. ``TwoTowerClassifier``), the
+    function it returns is called once per block of users on ``user_rows``
+    and gives the ``(n_users, n_items)`` probabilities of every pair (one
+    matrix product). Otherwise encoded pair rows are assembled from the two
+    (item-side columns from the item rows, every other column from the user
+    rows) and scored by the estimator's ``predict_proba``. Both give the
+    results of the raw row path to float tolerance; seen-item exclusion,
+    ``k``, ties and the fallback are applied the same way. The raw row path
+    is kept when a non-item encoded column varies from item to item (e.g.
+    ``InteractionNormalizer(group_by="item")`` makes the context
+    item-dependent), and a hook that returns None leaves the assembled pairs
+    in place.
 
     Unknown users (not in ``FeatureBuilder.user_vocabulary_``, e.g. new
     sign-ups) have no history and cannot be scored individually: they get
@@ -318,9 +323,15 @@ def _score_known(
             seen = seen_matrix[user_index[start:stop]][:, item_index].toarray() > 0
         else:
             seen = np.zeros((n_block, n_items), dtype=bool)
-        if pair_scorer is not None:
-            scores = pair_scorer(start, stop)
+        kind, scorer = pair_scorer or (None, None)
+        if kind == "matrix":
+            scores = scorer(start, stop)
             scores[seen] = -np.inf
+        elif kind == "pairs":
+            scores = np.full((n_block, n_items), -np.inf)
+            keep_u, keep_i = np.nonzero(~seen)
+            if len(keep_u):
+                scores[keep_u, keep_i] = scorer(start, stop, keep_u, keep_i, batch_size)
         else:
             scores = np.full((n_block, n_items), -np.inf)
             keep_u, keep_i = np.nonzero(~seen)
@@ -359,43 +370,51 @@ def _score_known(
 def _pair_scorer(
     model, builder, columns, users, candidates, item_rows, profile_rows, context, positive
 ):
-    """``scores(start, stop)`` of users ``start:stop`` x all candidates, or None.
+    """How to score users ``start:stop`` x candidates without raw pair rows, or None.
 
-    Uses the final estimator's ``_pairwise_scorer`` hook (see Notes of
-    :func:`recommend`); None when the pipeline or the estimator does not
-    offer it, and the candidate rows must go through ``predict_proba``.
+    Returns ``("matrix", scores)`` with ``scores(start, stop)`` the
+    ``(n_users, n_items)`` array, ``("pairs", scores)`` with
+    ``scores(start, stop, user_offsets, item_offsets, batch_size)`` the scores
+    of the given pairs, or None.
+
+    When the FeatureBuilder is the step right before the final estimator, the
+    pipeline's steps up to it encode one row per candidate item and one row
+    per user, instead of one row per (user, item) pair. Then either the
+    estimator's ``_pairwise_scorer`` hook scores all pairs (see Notes of
+    :func:`recommend`), or encoded pair rows are assembled from the two
+    (item-side columns from the item rows, all others from the user rows)
+    and go straight to the estimator's ``predict_proba``. None (the raw row
+    path) when the FeatureBuilder is not right before the estimator, or when
+    a non-item column of the encoded rows varies from item to item (e.g. an
+    ``InteractionNormalizer(group_by="item")`` before the FeatureBuilder makes
+    the context item-dependent): pairs could not be assembled exactly.
     """
     steps = model.steps
     estimator = steps[-1][1]
-    hook = getattr(estimator, "_pairwise_scorer", None)
-    if hook is None or len(steps) < 2 or steps[-2][1] is not builder:
-        return None
-    classes = getattr(model, "classes_", None)
-    if classes is None or positive not in (-1, len(classes) - 1):
+    if len(steps) < 2 or steps[-2][1] is not builder:
         return None
     catalogue = builder.item_catalogue_
     profiles = builder.user_profiles_
     encode = model[:-1].transform
     n_items = len(candidates)
-    score_block = hook(
-        encode(
-            _candidate_frame(
-                builder,
-                columns,
-                np.repeat(np.asarray(users[:1], dtype=object), n_items),
-                candidates,
-                catalogue.iloc[item_rows],
-                profiles.iloc[np.repeat(profile_rows[:1], n_items)],
-                context,
-            )
+    items_encoded = encode(
+        _candidate_frame(
+            builder,
+            columns,
+            np.repeat(np.asarray(users[:1], dtype=object), n_items),
+            candidates,
+            catalogue.iloc[item_rows],
+            profiles.iloc[np.repeat(profile_rows[:1], n_items)],
+            context,
         )
     )
-    if score_block is None:
+    item_side = [entry["side"] == "item" for entry in builder.schema_]
+    if not _constant_where(items_encoded, np.logical_not(item_side)):
         return None
 
-    def scores(start, stop):
+    def encode_users(start, stop):
         n_users = stop - start
-        user_rows = encode(
+        return encode(
             _candidate_frame(
                 builder,
                 columns,
@@ -406,16 +425,58 @@ def _pair_scorer(
                 context,
             )
         )
-        block = np.asarray(score_block(user_rows), dtype=np.float64)
-        if block.shape != (n_users, n_items):
-            raise ValueError(
-                f"recommend: {type(estimator).__name__}._pairwise_scorer returned "
-                f"scores of shape {block.shape} for {n_users} users and {n_items} "
-                f"items; expected ({n_users}, {n_items})."
-            )
-        return block
 
-    return scores
+    hook = getattr(estimator, "_pairwise_scorer", None)
+    classes = getattr(model, "classes_", None)
+    score_block = None
+    if hook is not None and classes is not None and positive in (-1, len(classes) - 1):
+        score_block = hook(items_encoded)
+    if score_block is not None:
+
+        def scores(start, stop):
+            n_users = stop - start
+            block = np.asarray(score_block(encode_users(start, stop)), dtype=np.float64)
+            if block.shape != (n_users, n_items):
+                raise ValueError(
+                    f"recommend: {type(estimator).__name__}._pairwise_scorer returned "
+                    f"scores of shape {block.shape} for {n_users} users and {n_items} "
+                    f"items; expected ({n_users}, {n_items})."
+                )
+            return block
+
+        return "matrix", scores
+
+    item_arrays = [column.to_numpy() for _, column in items_encoded.items()]
+
+    def pair_scores(start, stop, u_all, i_all, batch_size):
+        """Scores of the ``(user offset, item offset)`` pairs of one block."""
+        users_encoded = encode_users(start, stop)
+        user_arrays = [column.to_numpy() for _, column in users_encoded.items()]
+        out = np.empty(len(u_all), dtype=np.float64)
+        for lo in range(0, len(u_all), batch_size):
+            u, i = u_all[lo : lo + batch_size], i_all[lo : lo + batch_size]
+            frame = pd.DataFrame(
+                {
+                    name: (item_arrays[j][i] if item_side[j] else user_arrays[j][u])
+                    for j, name in enumerate(users_encoded.columns)
+                },
+                columns=users_encoded.columns,
+            )
+            frame.attrs = dict(users_encoded.attrs)
+            out[lo : lo + batch_size] = np.asarray(estimator.predict_proba(frame))[
+                :, positive
+            ]
+        return out
+
+    return "pairs", pair_scores
+
+
+def _constant_where(frame, mask):
+    """True when every column of ``frame`` selected by ``mask`` holds one value."""
+    for (_, column), selected in zip(frame.items(), mask):
+        if selected and len(column) > 1 and column.nunique(dropna=False) > 1:
+            return False
+    return True
 
 
 def _result_frame(users, positions, items, scores, ranks, *, fallback):

@@ -309,3 +309,51 @@ def test_history_pipeline_recommends_from_the_latest_items():
     assert (ann.to_numpy() == [item("book") + 1, item("pen") + 1]).all()
     # bob's "cup" was a negative: only "tv" is history, left-padded with 0
     assert (bob.to_numpy() == [0, item("tv") + 1]).all()
+
+
+# ------------------------------------------- encoded pairs instead of raw rows
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"k": 5}, {"k": 40, "exclude_seen": False, "batch_size": 90},
+     {"k": 3, "context": {"user_behavior": 3}}],
+)
+def test_encoded_pairs_give_the_raw_row_results(fitted, monkeypatch, kwargs):
+    import skrec._recommend as rec
+
+    model, X = fitted
+    users = ["ghost"] + list(X["user_id"].unique()[:12])
+    calls = []
+    original = rec._pair_scorer
+    monkeypatch.setattr(
+        rec, "_pair_scorer", lambda *a: calls.append(1) or original(*a)
+    )
+    encoded = recommend(model, users, **kwargs)
+    assert calls
+    monkeypatch.setattr(rec, "_pair_scorer", lambda *a: None)  # raw candidate rows
+    raw = recommend(model, users, **kwargs)
+    pd.testing.assert_frame_equal(encoded.drop(columns="score"), raw.drop(columns="score"))
+    np.testing.assert_allclose(encoded["score"], raw["score"], rtol=1e-6)
+
+
+def test_item_dependent_context_falls_back_to_raw_rows():
+    import skrec._recommend as rec
+
+    X, y = make_interactions(
+        n_users=40, n_items=30, n_interactions=800, random_state=1, return_X_y=True
+    )
+    for group_by, fast in [("item", False), ("user", True)]:
+        model = make_pipeline(
+            InteractionNormalizer(strategy="zscore", group_by=group_by),
+            FeatureBuilder(),
+            LogisticRegression(),
+        ).fit(X, y)
+        builder = _builder(model)
+        users = pd.Index(X["user_id"].unique()[:3])
+        got = rec._pair_scorer(
+            model, builder, list(builder.feature_names_in_), users,
+            builder.item_catalogue_.index, np.arange(len(builder.item_catalogue_)),
+            builder.user_profiles_.index.get_indexer(users), {}, 1,
+        )
+        # zscore per item maps the default context 0 to a different value per item
+        assert (got is not None) == fast
+        assert len(recommend(model, users, k=3)) == 9
