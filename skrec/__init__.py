@@ -10,6 +10,7 @@ preprocessing steps load fast.
 
 import importlib
 
+from ._explain import explain
 from ._recommend import recommend
 from ._version import __version__
 from .datasets import load_movielens, make_interactions
@@ -23,23 +24,36 @@ from .preprocessing import (
 _LAZY = {
     name: "skrec.models"
     for name in (
+        "AutoencoderClassifier",
+        "CNNClassifier",
+        "DeepFMClassifier",
         "DeepRecommenderClassifier",
         "EASEClassifier",
+        "GRUClassifier",
         "NCFClassifier",
         "PopularityClassifier",
+        "TwoTowerClassifier",
+        "WideDeepClassifier",
     )
 }
 
 __all__ = [
+    "AutoencoderClassifier",
+    "CNNClassifier",
     "CleaningReport",
+    "DeepFMClassifier",
     "DeepRecommenderClassifier",
     "EASEClassifier",
     "FeatureBuilder",
+    "GRUClassifier",
     "InteractionNormalizer",
     "NCFClassifier",
     "PopularityClassifier",
+    "TwoTowerClassifier",
+    "WideDeepClassifier",
     "__version__",
     "clean_interactions",
+    "explain",
     "load_movielens",
     "make_interactions",
     "recommend",

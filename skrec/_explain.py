@@ -230,7 +230,7 @@ def explain(model, user, item, *, top=10, context=None):
     >>> import pandas as pd
     >>> from sklearn.pipeline import make_pipeline
     >>> from skrec import FeatureBuilder
-    >>> from skrec._explain import explain
+    >>> from skrec import explain
     >>> from skrec.models import EASEClassifier
     >>> log = pd.DataFrame({
     ...     "user_id": ["ann", "ann", "bob", "bob", "bob", "eve", "eve"],

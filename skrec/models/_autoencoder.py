@@ -168,7 +168,7 @@ class AutoencoderClassifier(DeepRecommenderClassifier):
     --------
     >>> from sklearn.pipeline import make_pipeline
     >>> from skrec.datasets import make_interactions
-    >>> from skrec.models._autoencoder import AutoencoderClassifier
+    >>> from skrec.models import AutoencoderClassifier
     >>> from skrec.preprocessing import FeatureBuilder, InteractionNormalizer
     >>> X, y = make_interactions(n_users=50, n_items=40, n_interactions=2000,
     ...                          random_state=0, return_X_y=True)

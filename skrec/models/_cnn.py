@@ -1,18 +1,9 @@
-"""CNNClassifier: a convolutional sequence recommender (Caser, Tang & Wang 2018).
-
-Also home of what the sequence models share (:class:`GRUClassifier` imports
-it): the check that ``X`` carries a history, the item-side score and the
-side-feature term.
-"""
-
-import numbers
-import re
-
-import numpy as np
+"""CNNClassifier: a convolutional sequence recommender (Caser, Tang & Wang 2018)."""
 
 from .._tf import keras
 from ._base import DeepRecommenderClassifier
-from ._inputs import schema_of
+from ._params import check_bool, check_int, check_non_negative, check_rate
+from ._sequence import check_has_history, score_item
 
 
 class CNNClassifier(DeepRecommenderClassifier):
@@ -123,7 +114,7 @@ class CNNClassifier(DeepRecommenderClassifier):
     --------
     >>> from sklearn.pipeline import make_pipeline
     >>> from skrec.datasets import make_interactions
-    >>> from skrec.models._cnn import CNNClassifier
+    >>> from skrec.models import CNNClassifier
     >>> from skrec.preprocessing import FeatureBuilder
     >>> X, y = make_interactions(n_users=50, n_items=40, n_interactions=2000,
     ...                          random_state=0, return_X_y=True)
@@ -191,8 +182,11 @@ class CNNClassifier(DeepRecommenderClassifier):
             ("vertical_filters", 0),
             ("feature_embedding_dim", 1),
         ]:
-            check_integer(who, name, getattr(self, name), low)
-        check_common(self, ("batch_norm", "share_item_embedding"))
+            check_int(who, name, getattr(self, name), low)
+        check_rate(who, "dropout", self.dropout)
+        check_non_negative(who, "l2", self.l2)
+        for name in ("batch_norm", "share_item_embedding"):
+            check_bool(who, name, getattr(self, name))
 
     def _build_network(self, features):
         regularizer = keras.regularizers.L2(self.l2) if self.l2 > 0 else None
@@ -260,70 +254,3 @@ class CNNClassifier(DeepRecommenderClassifier):
 
 
 # ------------------------------------------------- shared by sequence models
-def check_has_history(who, X):
-    """Refuse ``X`` without FeatureBuilder's history columns, naming the fix."""
-    schema = schema_of(X)
-    if schema is None or not any(entry["kind"] == "sequence" for entry in schema):
-        raise ValueError(
-            f"{who}: X has no history columns, but this model reads each row's "
-            "recent items; put FeatureBuilder(history_length=N) before it, e.g. "
-            f"make_pipeline(FeatureBuilder(history_length=10), {who}())."
-        )
-
-
-def check_integer(who, name, value, low):
-    """Raise a ValueError unless ``value`` is an integer >= ``low``."""
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{who}: {name}={value!r} must be an integer >= {low}.")
-
-
-def check_common(estimator, switches):
-    """Check ``dropout``, ``l2`` and the boolean parameters named in ``switches``."""
-    who = type(estimator).__name__
-    dropout = estimator.dropout
-    if (
-        not isinstance(dropout, numbers.Real)
-        or isinstance(dropout, bool)
-        or not 0 <= dropout < 1
-    ):
-        raise ValueError(f"{who}: dropout={dropout!r} must be a number in [0, 1).")
-    l2 = estimator.l2
-    if not isinstance(l2, numbers.Real) or isinstance(l2, bool) or not l2 >= 0:
-        raise ValueError(f"{who}: l2={l2!r} must be a number >= 0.")
-    for name in switches:
-        value = getattr(estimator, name)
-        if not isinstance(value, (bool, np.bool_)):
-            raise ValueError(f"{who}: {name}={value!r} must be True or False.")
-
-
-def score_item(estimator, features, query, item_vector, regularizer):
-    """Sigmoid of ``query . item_vector + item bias + MLP(side features)``."""
-    n_items, item = features.item
-    dot = keras.layers.Dot(axes=1, name="sequence_item_dot")([query, item_vector])
-    bias = keras.layers.Embedding(
-        n_items, 1, embeddings_initializer="zeros", name="item_bias"
-    )(item)
-    terms = [dot, bias]
-    side = []
-    for name, size, tensor in features.categorical:
-        side.append(
-            keras.layers.Embedding(
-                size,
-                estimator.feature_embedding_dim,
-                embeddings_regularizer=regularizer,
-                name="feature_" + re.sub(r"\W", "_", name),
-            )(tensor)
-        )
-    if features.numeric is not None:
-        side.append(features.numeric)
-    if side:
-        hidden = side[0] if len(side) == 1 else keras.layers.Concatenate(name="side_input")(side)
-        hidden = keras.layers.Dense(
-            estimator.embedding_dim,
-            activation="relu",
-            kernel_regularizer=regularizer,
-            name="side_hidden",
-        )(hidden)
-        terms.append(keras.layers.Dense(1, name="side_logit")(hidden))
-    logit = keras.layers.Add(name="logit")(terms)
-    return keras.layers.Activation("sigmoid", name="probability")(logit)

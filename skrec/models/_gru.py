@@ -2,7 +2,8 @@
 
 from .._tf import keras
 from ._base import DeepRecommenderClassifier
-from ._cnn import check_common, check_has_history, check_integer, score_item
+from ._params import check_bool, check_int, check_non_negative, check_rate
+from ._sequence import check_has_history, score_item
 
 
 class GRUClassifier(DeepRecommenderClassifier):
@@ -94,7 +95,7 @@ class GRUClassifier(DeepRecommenderClassifier):
     --------
     >>> from sklearn.pipeline import make_pipeline
     >>> from skrec.datasets import make_interactions
-    >>> from skrec.models._gru import GRUClassifier
+    >>> from skrec.models import GRUClassifier
     >>> from skrec.preprocessing import FeatureBuilder
     >>> X, y = make_interactions(n_users=50, n_items=40, n_interactions=2000,
     ...                          random_state=0, return_X_y=True)
@@ -152,8 +153,11 @@ class GRUClassifier(DeepRecommenderClassifier):
         super()._check_params()
         who = type(self).__name__
         for name in ("embedding_dim", "units", "feature_embedding_dim"):
-            check_integer(who, name, getattr(self, name), 1)
-        check_common(self, ("use_user", "share_item_embedding"))
+            check_int(who, name, getattr(self, name), 1)
+        check_rate(who, "dropout", self.dropout)
+        check_non_negative(who, "l2", self.l2)
+        for name in ("use_user", "share_item_embedding"):
+            check_bool(who, name, getattr(self, name))
 
     def _build_network(self, features):
         regularizer = keras.regularizers.L2(self.l2) if self.l2 > 0 else None

@@ -7,6 +7,8 @@ grids often hold ``np.int64``); booleans are refused.
 
 import numbers
 
+import numpy as np
+
 
 def is_int(value):
     """True for a Python or NumPy integer that is not a bool."""
@@ -18,10 +20,21 @@ def is_real(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+def check_int(who, name, value, low):
+    """``value`` must be an integer >= ``low``."""
+    if not is_int(value) or value < low:
+        raise ValueError(f"{who}: {name}={value!r} must be an integer >= {low}.")
+
+
 def check_positive_int(who, name, value):
     """``value`` must be an integer >= 1."""
-    if not is_int(value) or value < 1:
-        raise ValueError(f"{who}: {name}={value!r} must be an integer >= 1.")
+    check_int(who, name, value, 1)
+
+
+def check_bool(who, name, value):
+    """``value`` must be True or False (NumPy booleans included)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{who}: {name}={value!r} must be True or False.")
 
 
 def check_hidden_units(who, units, example="(64, 32, 16)", name="hidden_units"):

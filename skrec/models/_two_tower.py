@@ -176,7 +176,7 @@ class TwoTowerClassifier(DeepRecommenderClassifier):
     --------
     >>> from sklearn.pipeline import make_pipeline
     >>> from skrec.datasets import make_interactions
-    >>> from skrec.models._two_tower import TwoTowerClassifier
+    >>> from skrec.models import TwoTowerClassifier
     >>> from skrec.preprocessing import FeatureBuilder, InteractionNormalizer
     >>> X, y = make_interactions(n_users=50, n_items=40, n_interactions=2000,
     ...                          random_state=0, return_X_y=True)
