@@ -8,6 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 from scikeras.utils.transformers import ClassifierLabelEncoder
 from sklearn.exceptions import DataConversionWarning, NotFittedError
+from sklearn.utils.multiclass import type_of_target
 
 from .._tf import keras, tf
 from ._base import DeepRecommenderClassifier
@@ -271,10 +272,15 @@ class AutoencoderClassifier(DeepRecommenderClassifier):
             len(classes) == 1 and not _is_binary_numeric(classes)
         ):
             shown = None if classes is None else classes[:5].tolist()
+            try:
+                kind = type_of_target(y)
+            except ValueError:
+                kind = "unknown"
             raise ValueError(
                 f"{who}: Only binary classification is supported: y must be one "
-                f"binary label per row (1 = positive interaction); got classes "
-                f"{shown}. Binarise it first, e.g. y = (rating >= 4).astype(int)."
+                f"binary label per row (1 = positive interaction); got a {kind} "
+                f"target with classes {shown}. Binarise it first, e.g. "
+                "y = (rating >= 4).astype(int)."
             )
         if _is_binary_numeric(classes):
             # Implicit feedback may hold ones only; the classes are still 0 and 1.
