@@ -27,7 +27,7 @@ nDCG@10 0.246 and EASE (l2=500) 0.477; P2 popularity 0.311 / 0.165 and EASE
 
 Usage::
 
-    python benchmarks/quality_ml100k.py [--data PATH] [--models pop,ease,ncf]
+    python benchmarks/quality_ml100k.py [--data PATH] [--models pop,ease,ncf,...]
                                         [--protocols p1,p2] [--seeds 5]
                                         [--epochs N] [--quick]
 
@@ -46,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 
 import skrec
@@ -61,31 +62,81 @@ P1_METRICS = ["map", "ndcg", "precision", "recall"]
 P2_METRICS = ["hit_rate", "ndcg"]
 SPLIT_SEED = 42  # Microsoft Recommenders' python_stratified_split seed
 SEED = 0
+MODEL_NAMES = ["pop", "ease", "ncf", "widedeep", "deepfm", "twotower", "cnn", "gru", "ae"]
+
+
+HISTORY_LENGTH = 20  # recent items fed to the sequence models (CNN, GRU)
 
 
 def make_models(epochs):
-    """Name -> (label, unfitted final estimator) of every benchmarked model."""
+    """Name -> (label, history_length, unfitted final estimator) of every model.
+
+    ``epochs`` (None: each model's benchmark setting) overrides the number of
+    training epochs of the deep models. The settings were chosen on the P1
+    split (a light regularisation and a stop before overfitting); they are
+    the same on P2.
+    """
+    from skrec.models import (
+        AutoencoderClassifier,
+        CNNClassifier,
+        DeepFMClassifier,
+        GRUClassifier,
+        TwoTowerClassifier,
+        WideDeepClassifier,
+    )
+
+    def ep(default):
+        return default if epochs is None else epochs
+
+    common = dict(negative_ratio=4, batch_size=256, learning_rate=1e-3, random_state=SEED)
     return {
-        "pop": ("popularity", PopularityClassifier()),
-        "ease": ("EASE (l2=500)", EASEClassifier(l2=500.0)),
+        "pop": ("popularity", 0, PopularityClassifier()),
+        "ease": ("EASE (l2=500)", 0, EASEClassifier(l2=500.0)),
         "ncf": (
-            f"NCF (NeuMF 16, 64/32/16, 4 neg, {epochs} ep)",
-            NCFClassifier(
-                embedding_dim=16,
-                hidden_units=(64, 32, 16),
-                negative_ratio=4,
-                epochs=epochs,
-                batch_size=256,
-                learning_rate=1e-3,
-                random_state=SEED,
-            ),
+            f"NCF (NeuMF 16, 64/32/16, l2 1e-5, {ep(10)} ep)",
+            0,
+            NCFClassifier(embedding_dim=16, hidden_units=(64, 32, 16), l2=1e-5,
+                          epochs=ep(10), **common),
+        ),
+        "widedeep": (
+            f"Wide & Deep (l2 1e-5, {ep(10)} ep)",
+            0,
+            WideDeepClassifier(l2=1e-5, epochs=ep(10), **common),
+        ),
+        "deepfm": (
+            f"DeepFM (l2 1e-5, {ep(10)} ep)",
+            0,
+            DeepFMClassifier(l2=1e-5, epochs=ep(10), **common),
+        ),
+        "twotower": (
+            f"two-tower (l2 1e-5, {ep(10)} ep)",
+            0,
+            TwoTowerClassifier(l2=1e-5, epochs=ep(10), **common),
+        ),
+        "cnn": (
+            f"CNN / Caser (last {HISTORY_LENGTH}, l2 1e-5, {ep(10)} ep)",
+            HISTORY_LENGTH,
+            CNNClassifier(l2=1e-5, epochs=ep(10), **common),
+        ),
+        "gru": (
+            f"GRU4Rec (last {HISTORY_LENGTH}, l2 1e-5, {ep(10)} ep)",
+            HISTORY_LENGTH,
+            GRUClassifier(l2=1e-5, epochs=ep(10), **common),
+        ),
+        "ae": (
+            f"autoencoder / Mult-DAE ({ep(25)} ep)",
+            0,
+            AutoencoderClassifier(epochs=ep(25), random_state=SEED),
         ),
     }
 
 
-def ids_only_builder():
-    """A FeatureBuilder using only the user and item ids (as the anchors do)."""
-    return FeatureBuilder(user_features=[], item_features=[], context_features=[])
+def ids_only_builder(history_length=0):
+    """A FeatureBuilder using only the ids (as the anchors do), plus history."""
+    return FeatureBuilder(
+        user_features=[], item_features=[], context_features=[],
+        history_length=history_length,
+    )
 
 
 def load_log(args):
@@ -132,8 +183,8 @@ def run_p1(X, y, models):
     scorer = make_ranking_scorer(P1_METRICS, k=K)
     header = ["model", *(f"{m}@{K}" for m in P1_METRICS), "fit s", "eval s"]
     rows = []
-    for label, model in models:
-        pipe = make_pipeline(ids_only_builder(), model)
+    for label, history, model in models:
+        pipe = make_pipeline(ids_only_builder(history), model)
         fit_s, [(eval_s, scores)] = evaluate(pipe, X, y, split, [scorer])
         rows.append(
             [label, *(f"{scores[f'{m}@{K}']:.4f}" for m in P1_METRICS),
@@ -160,8 +211,8 @@ def run_p2(X, y, models, n_seeds):
     header = ["model", *(f"{m}@{K} mean ± sd" for m in P2_METRICS),
               f"{P2_METRICS[0]}@{K} seed 0", "fit s", "eval s (1 seed)"]
     rows = []
-    for label, model in models:
-        pipe = make_pipeline(ids_only_builder(), model)
+    for label, history, model in models:
+        pipe = make_pipeline(ids_only_builder(history), model)
         fit_s, results = evaluate(pipe, X, y, split, scorers)
         table = np.array([[scores[f"{m}@{K}"] for m in P2_METRICS] for _, scores in results])
         sd = table.std(axis=0, ddof=1) if len(table) > 1 else np.zeros(table.shape[1])
@@ -189,26 +240,26 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=None,
                         help="the ml-100k directory (default: ../shared/data/ml-100k)")
-    parser.add_argument("--models", default="pop,ease,ncf",
-                        help="comma-separated subset of: pop, ease, ncf")
+    parser.add_argument("--models", default=",".join(MODEL_NAMES),
+                        help="comma-separated subset of: " + ", ".join(MODEL_NAMES))
     parser.add_argument("--protocols", default="p1,p2", help="p1, p2 or p1,p2")
     parser.add_argument("--seeds", type=int, default=5,
                         help="P2 candidate-sampling seeds to average over")
     parser.add_argument("--epochs", type=int, default=None,
-                        help="training epochs of the deep models (default 20; 2 with --quick)")
+                        help="training epochs of every deep model (default: each "
+                             "model's setting; 2 with --quick)")
     parser.add_argument("--quick", action="store_true",
                         help="every model on a small synthetic log, 2 epochs")
     args = parser.parse_args(argv)
-    if args.epochs is None:
-        args.epochs = 2 if args.quick else 20
+    if args.epochs is None and args.quick:
+        args.epochs = 2
     args.models = [m.strip() for m in args.models.split(",") if m.strip()]
     args.protocols = [p.strip().lower() for p in args.protocols.split(",") if p.strip()]
-    available = make_models(1)
-    if not args.models or set(args.models) - set(available):
-        parser.error(f"--models must name some of {sorted(available)}")
+    if not args.models or set(args.models) - set(MODEL_NAMES):
+        parser.error(f"--models must name some of {', '.join(MODEL_NAMES)}")
     if not args.protocols or set(args.protocols) - {"p1", "p2"}:
         parser.error("--protocols must be p1, p2 or p1,p2")
-    if args.epochs < 1 or args.seeds < 1:
+    if (args.epochs is not None and args.epochs < 1) or args.seeds < 1:
         parser.error("--epochs and --seeds must be >= 1")
     return args
 
@@ -232,15 +283,9 @@ def main(argv=None):
     if "p1" in args.protocols:
         run_p1(X, y, models)
     if "p2" in args.protocols:
-        run_p2(X, y, [(label, _fresh(model)) for label, model in models], args.seeds)
+        run_p2(X, y, [(label, h, clone(model)) for label, h, model in models], args.seeds)
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
     return 0
-
-
-def _fresh(model):
-    from sklearn.base import clone
-
-    return clone(model)
 
 
 if __name__ == "__main__":
