@@ -101,15 +101,6 @@ def test_strength_column_weights_the_interactions(fitted, data):
     assert raw[-1].strength_column_ == "user_behavior"
 
 
-def test_same_seed_same_predictions_other_seed_differs(data):
-    X, y = data
-    first = _pipeline(random_state=7).fit(X, y).predict_proba(X)
-    again = _pipeline(random_state=7).fit(X, y).predict_proba(X)
-    other = _pipeline(random_state=8).fit(X, y).predict_proba(X)
-    np.testing.assert_array_equal(first, again)
-    assert not np.allclose(first, other)
-
-
 def test_unknown_users_and_users_without_positives_get_the_item_prior(fitted, data):
     X, y = data
     rows = pd.concat([X.head(3), X.head(3)], ignore_index=True)

@@ -6,14 +6,12 @@ from itertools import combinations
 import joblib
 import numpy as np
 import pytest
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 
 from skrec._tf import keras
 from skrec.datasets import make_interactions
 from skrec.models._deepfm import DeepFMClassifier, FactorizationMachine
-from skrec.preprocessing import FeatureBuilder, InteractionNormalizer
+from skrec.preprocessing import FeatureBuilder
 
 
 @pytest.fixture(scope="module")
@@ -87,15 +85,6 @@ def test_logit_is_first_order_plus_fm_plus_deep(small, fitted):
     assert fm.std() > 0.05, fm.std()
 
 
-def test_same_seed_same_predictions_other_seed_differs(small, fitted):
-    _, Xt, y = small
-    a = fitted.predict_proba(Xt)
-    b = DeepFMClassifier(epochs=2, dropout=0.2, random_state=1).fit(Xt, y).predict_proba(Xt)
-    c = DeepFMClassifier(epochs=2, dropout=0.2, random_state=2).fit(Xt, y).predict_proba(Xt)
-    np.testing.assert_array_equal(a, b)
-    assert not np.allclose(a, c)
-
-
 def test_ids_only_fm_term_is_the_user_item_dot_product():
     X, y = make_interactions(
         n_users=60, n_items=40, n_interactions=2000, random_state=1, return_X_y=True
@@ -114,22 +103,6 @@ def test_ids_only_fm_term_is_the_user_item_dot_product():
     np.testing.assert_allclose(fm[:, 0], np.sum(users * items, axis=1), rtol=1e-4, atol=1e-6)
     proba = pipe.predict_proba(X.head(20))
     assert proba.shape == (20, 2) and np.all(np.isfinite(proba))
-
-
-def test_beats_popularity_on_held_out_rows():
-    X, y = make_interactions(random_state=0, return_X_y=True)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.25, random_state=0, stratify=y
-    )
-    pipe = make_pipeline(
-        InteractionNormalizer(), FeatureBuilder(), DeepFMClassifier(epochs=5, random_state=0)
-    ).fit(X_train, y_train)
-    item_rate = y_train.groupby(X_train["item_id"]).mean()
-    popularity = X_test["item_id"].map(item_rate).fillna(y_train.mean())
-    auc_popularity = roc_auc_score(y_test, popularity)
-    auc = roc_auc_score(y_test, pipe.predict_proba(X_test)[:, 1])
-    # Measured with this seed: popularity 0.638, DeepFM (5 epochs) 0.745.
-    assert auc > auc_popularity + 0.08, (auc, auc_popularity)
 
 
 def test_joblib_round_trip_keeps_predictions(small, fitted):

@@ -6,14 +6,11 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from skrec import FeatureBuilder, InteractionNormalizer, make_interactions
 from skrec._recommend import recommend
-from skrec.models import PopularityClassifier
 from skrec.models._two_tower import TwoTowerClassifier, _tower_network
 
 
@@ -104,28 +101,6 @@ def test_ids_only_and_plain_array(data):
     ).fit(array, labels)
     assert plain.predict_proba(array).shape == (60, 2)
     assert plain.model_.get_layer("score").weights == []
-
-
-def test_same_seed_same_predictions_other_seed_differs(data):
-    X, y = data
-    a = _pipeline(dropout=0.2, random_state=1).fit(X, y).predict_proba(X)
-    b = _pipeline(dropout=0.2, random_state=1).fit(X, y).predict_proba(X)
-    c = _pipeline(dropout=0.2, random_state=2).fit(X, y).predict_proba(X)
-    np.testing.assert_array_equal(a, b)
-    assert not np.allclose(a, c)
-
-
-def test_beats_popularity_on_held_out_split():
-    X, y = make_interactions(random_state=0, return_X_y=True)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.25, random_state=0, stratify=y
-    )
-    popularity = make_pipeline(FeatureBuilder(), PopularityClassifier()).fit(X_train, y_train)
-    auc_popularity = roc_auc_score(y_test, popularity.predict_proba(X_test)[:, 1])
-    model = _pipeline(epochs=3).fit(X_train, y_train)
-    auc = roc_auc_score(y_test, model.predict_proba(X_test)[:, 1])
-    # Measured with this seed: popularity 0.612, two-tower 0.747.
-    assert auc > auc_popularity + 0.08, (auc, auc_popularity)
 
 
 def test_implicit_feedback_with_sampled_negatives(data):
