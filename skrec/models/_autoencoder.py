@@ -105,7 +105,11 @@ class AutoencoderClassifier(DeepRecommenderClassifier):
         paper's 0.5); 0 trains a plain (non-denoising) autoencoder.
     l2 : float, default=1e-5
         L2 penalty on every kernel, added to the per-user loss (the paper's
-        weight decay of ``0.01 / batch of 500``, rounded).
+        weight decay of ``0.01 / batch of 500``, rounded). A small log needs
+        more: on MovieLens-100k P1, ``l2=1e-2`` stops the over-fitting
+        described under ``epochs`` and plateaus at nDCG@10 0.48 from about
+        60 epochs on (0.483 after 100, the setting of
+        ``benchmarks/quality_ml100k.py``); ``3e-2`` under-fits (0.43).
     strength_column : "auto", str, int or None, default="auto"
         Numeric column of ``X`` (its FeatureBuilder schema name) whose values
         weight the interactions. ``"auto"``: ``user_behavior`` when ``X`` has
@@ -115,7 +119,7 @@ class AutoencoderClassifier(DeepRecommenderClassifier):
     epochs : int, default=25
         Passes over the users. On MovieLens-100k P1 with the defaults,
         nDCG@10 was 0.432 after 10 epochs, 0.474 after 25 and fell to 0.436
-        after 50 (over-fitting): for a larger log, raise it.
+        after 50 (over-fitting; see ``l2``): for a larger log, raise it.
     batch_size : int, default=32
         **Users** per training batch (not rows); -1: all users at once.
     random_state : int, RandomState or None, default=None
