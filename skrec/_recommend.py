@@ -88,7 +88,9 @@ def recommend(
     user (paired with the first candidate item, with the request's context),
     instead of one raw row per (user, item) pair. Then, if the estimator's
     positive class is its last ``predict_proba`` column and it has a private
-    ``_pairwise_scorer(item_rows)`` method (e.g. ``TwoTowerClassifier``), the
+    ``_pairwise_scorer(item_rows)`` method (``TwoTowerClassifier``,
+    ``AutoencoderClassifier``, and ``CNNClassifier`` / ``GRUClassifier``
+    without side features), the
     function it returns is called once per block of users on ``user_rows``
     and gives the ``(n_users, n_items)`` probabilities of every pair (one
     matrix product). Otherwise encoded pair rows are assembled from the two

@@ -3,10 +3,10 @@
 from .._tf import keras
 from ._base import DeepRecommenderClassifier
 from ._params import check_bool, check_int, check_non_negative, check_rate
-from ._sequence import check_has_history, score_item
+from ._sequence import SequencePairwiseMixin, check_has_history, score_item
 
 
-class GRUClassifier(DeepRecommenderClassifier):
+class GRUClassifier(SequencePairwiseMixin, DeepRecommenderClassifier):
     """GRU4Rec-style recommender: a GRU reads the user's recent items.
 
     Each row's history (the user's last ``N`` positive items before the row,

@@ -1,9 +1,13 @@
 """What the sequence models (CNN / Caser, GRU / GRU4Rec) share."""
 
 import re
+import weakref
+
+import numpy as np
 
 from .._tf import keras
-from ._inputs import schema_of
+from ._inputs import HISTORY_INPUT, check_same_schema, input_name, schema_of
+from ._scikeras_compat import batched_predict
 
 
 def check_has_history(who, X):
@@ -15,7 +19,6 @@ def check_has_history(who, X):
             "recent items; put FeatureBuilder(history_length=N) before it, e.g. "
             f"make_pipeline(FeatureBuilder(history_length=10), {who}())."
         )
-
 
 
 def score_item(estimator, features, query, item_vector, regularizer):
@@ -49,3 +52,76 @@ def score_item(estimator, features, query, item_vector, regularizer):
         terms.append(keras.layers.Dense(1, name="side_logit")(hidden))
     logit = keras.layers.Add(name="logit")(terms)
     return keras.layers.Activation("sigmoid", name="probability")(logit)
+
+
+_QUERY_NETWORKS = weakref.WeakKeyDictionary()
+
+
+class SequencePairwiseMixin:
+    """``recommend``'s fast path for models built with :func:`score_item`.
+
+    Without side features the logit is ``s . q_i + b_i``: the sequence
+    vector ``s`` depends on the user and the history only, so a catalogue is
+    ranked with one network pass per user and one matrix product.
+    """
+
+    def _pairwise_scorer(self, item_rows):
+        """Score every (user, item) pair with one matrix product (hook of recommend).
+
+        See :meth:`TwoTowerClassifier._pairwise_scorer` for the contract.
+        Returns None (score rows one by one) when the model has categorical
+        or numeric side features: their term mixes user, item and context
+        columns in one hidden layer, so it does not factor over pairs.
+        """
+        schema = self.input_schema_
+        if any(entry["kind"] in ("categorical", "numeric") for entry in schema):
+            return None
+        who = type(self).__name__
+        check_same_schema(who, item_rows, schema)
+        item_key = next(
+            input_name(position)
+            for position, entry in enumerate(schema)
+            if entry["kind"] == "id" and entry["side"] == "item"
+        )
+        X, _ = self._validate_data(X=item_rows, y=None)
+        items = self.feature_encoder_.transform(X)[item_key]
+        model = self.model_
+        item_vectors = keras.ops.convert_to_numpy(
+            model.get_layer("item_embedding").embeddings
+        )[items]
+        item_bias = keras.ops.convert_to_numpy(
+            model.get_layer("item_bias").embeddings
+        )[items, 0]
+        network = _query_network(model, schema)
+
+        def score(user_rows):
+            check_same_schema(who, user_rows, schema)
+            X, _ = self._validate_data(X=user_rows, y=None)
+            inputs = self.feature_encoder_.transform(X)
+            needed = {name: inputs[name] for name in network.input}
+            query = batched_predict(network, needed, self.predict_batch_size)
+            logits = np.asarray(query, dtype=np.float32) @ item_vectors.T + item_bias
+            return keras.ops.convert_to_numpy(keras.ops.sigmoid(logits))
+
+        return score
+
+
+def _query_network(model, schema):
+    """Sub-network of ``model`` from its user and history inputs to ``s``.
+
+    Built once per trained model and cached while the model lives; it reuses
+    the model's layers and weights.
+    """
+    if model not in _QUERY_NETWORKS:
+        names = [
+            input_name(position)
+            for position, entry in enumerate(schema)
+            if entry["kind"] == "id" and entry["side"] == "user"
+        ]
+        names.append(HISTORY_INPUT)
+        _QUERY_NETWORKS[model] = keras.Model(
+            inputs={name: model.input[name] for name in names},
+            outputs=model.get_layer("sequence_vector").output,
+            name="sequence_query",
+        )
+    return _QUERY_NETWORKS[model]
