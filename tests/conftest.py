@@ -1,6 +1,16 @@
 """Shared fixtures: small synthetic logs so the suite stays fast on 2 cores."""
 
+import os
+
 import pytest
+
+from skrec._tf import tf
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # pytest -n N runs N worker processes: one TensorFlow thread pool each,
+    # so that the workers share the cores instead of oversubscribing them.
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
 
 from skrec.datasets import make_interactions
 
