@@ -5,14 +5,13 @@ import os
 import pytest
 
 from skrec._tf import tf
+from skrec.datasets import make_interactions
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # pytest -n N runs N worker processes: one TensorFlow thread pool each,
     # so that the workers share the cores instead of oversubscribing them.
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-
-from skrec.datasets import make_interactions
 
 
 @pytest.fixture(scope="session")
