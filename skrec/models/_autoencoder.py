@@ -12,7 +12,7 @@ from sklearn.utils.multiclass import type_of_target
 
 from .._tf import keras, tf
 from ._base import DeepRecommenderClassifier
-from ._inputs import NUMERIC_INPUT, check_same_schema, input_name
+from ._inputs import NUMERIC_INPUT, input_name
 from ._params import check_hidden_units, check_non_negative, check_rate, is_int
 from ._scikeras_compat import KerasClassifierCompat, batched_predict
 
@@ -498,9 +498,7 @@ class AutoencoderClassifier(DeepRecommenderClassifier):
         """Validated ``(users, items)`` index arrays of model input ``X``."""
         if not self.initialized_:
             raise NotFittedError("Estimator needs to be fit before `predict` can be called")
-        check_same_schema(type(self).__name__, X, getattr(self, "input_schema_", None))
-        X, _ = self._validate_data(X=X, y=None)
-        return self._ids(self.feature_encoder_.transform(X))
+        return self._ids(self._encoded_inputs(X))
 
     def _users_per_block(self):
         cap = max(1, _MAX_BLOCK_VALUES // max(self._n_items, 1))

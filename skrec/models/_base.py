@@ -253,6 +253,17 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
             kwargs["batch_size"] = self.predict_batch_size
         return super()._predict_raw(X, **kwargs)
 
+    def _encoded_inputs(self, X):
+        """The network's input arrays for model input ``X`` (hooks of recommend).
+
+        The same checks as ``predict``: ``X`` must come from the FeatureBuilder
+        the model was fitted on; then it is validated and split into the
+        named Keras inputs.
+        """
+        check_same_schema(type(self).__name__, X, getattr(self, "input_schema_", None))
+        X, _ = self._validate_data(X=X, y=None)
+        return self.feature_encoder_.transform(X)
+
     # ----------------------------------------------------------- network
     def _keras_build_fn(self, meta, compile_kwargs):
         schema = meta["input_schema_"]

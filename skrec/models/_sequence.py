@@ -6,7 +6,7 @@ import weakref
 import numpy as np
 
 from .._tf import keras
-from ._inputs import HISTORY_INPUT, check_same_schema, input_name, schema_of
+from ._inputs import HISTORY_INPUT, input_name, schema_of
 from ._scikeras_compat import batched_predict
 
 
@@ -76,15 +76,12 @@ class SequencePairwiseMixin:
         schema = self.input_schema_
         if any(entry["kind"] in ("categorical", "numeric") for entry in schema):
             return None
-        who = type(self).__name__
-        check_same_schema(who, item_rows, schema)
         item_key = next(
             input_name(position)
             for position, entry in enumerate(schema)
             if entry["kind"] == "id" and entry["side"] == "item"
         )
-        X, _ = self._validate_data(X=item_rows, y=None)
-        items = self.feature_encoder_.transform(X)[item_key]
+        items = self._encoded_inputs(item_rows)[item_key]
         model = self.model_
         item_vectors = keras.ops.convert_to_numpy(
             model.get_layer("item_embedding").embeddings
@@ -95,9 +92,7 @@ class SequencePairwiseMixin:
         network = _query_network(model, schema)
 
         def score(user_rows):
-            check_same_schema(who, user_rows, schema)
-            X, _ = self._validate_data(X=user_rows, y=None)
-            inputs = self.feature_encoder_.transform(X)
+            inputs = self._encoded_inputs(user_rows)
             needed = {name: inputs[name] for name in network.input}
             query = batched_predict(network, needed, self.predict_batch_size)
             logits = np.asarray(query, dtype=np.float32) @ item_vectors.T + item_bias

@@ -8,7 +8,7 @@ import numpy as np
 
 from .._tf import keras
 from ._base import DeepRecommenderClassifier
-from ._inputs import NUMERIC_INPUT, check_same_schema, input_name
+from ._inputs import NUMERIC_INPUT, input_name
 from ._scikeras_compat import batched_predict
 
 # Which tower reads a column of each schema side; context describes the
@@ -352,10 +352,7 @@ class TwoTowerClassifier(DeepRecommenderClassifier):
 
     def _tower_vectors(self, tower, rows):
         """Output of the ``tower`` ("user" or "item") for each row of ``rows``."""
-        who = type(self).__name__
-        check_same_schema(who, rows, getattr(self, "input_schema_", None))
-        X, _ = self._validate_data(X=rows, y=None)
-        inputs = self.feature_encoder_.transform(X)
+        inputs = self._encoded_inputs(rows)
         network = _tower_network(self.model_, self.input_schema_, tower)
         needed = {name: inputs[name] for name in network.input}
         return batched_predict(network, needed, self.predict_batch_size)
