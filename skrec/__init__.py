@@ -10,6 +10,7 @@ preprocessing steps load fast.
 
 import importlib
 
+from ._artifact import load, read_metadata, save
 from ._explain import explain
 from ._recommend import recommend
 from ._version import __version__
@@ -54,9 +55,12 @@ __all__ = [
     "__version__",
     "clean_interactions",
     "explain",
+    "load",
     "load_movielens",
     "make_interactions",
+    "read_metadata",
     "recommend",
+    "save",
 ]
 
 

@@ -36,6 +36,10 @@ scikit-learn:
    one ``tf.function`` with an unknown batch dimension. Unless predict
    callbacks or other ``predict__*`` arguments are given, we predict through
    such a function, traced once per model and input signature.
+8. Callbacks given to ``fit``. scikeras silently drops ``callbacks`` passed as
+   a ``fit`` argument (``pipe.fit(X, y, model__callbacks=[...])``) and only
+   runs those of the ``callbacks`` parameter, which are then pickled with
+   the model. We run fit-argument callbacks for that call only.
 """
 
 import weakref
@@ -171,6 +175,22 @@ class KerasClassifierCompat(KerasClassifier):
             return super()._fit(
                 X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs
             )
+
+    def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch,
+                         **kwargs):
+        extra = kwargs.pop("callbacks", None)
+        if not extra:
+            return super()._fit_keras_model(
+                X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs
+            )
+        kept = self._fit_callbacks
+        self._fit_callbacks = list(kept or []) + list(extra)
+        try:
+            return super()._fit_keras_model(
+                X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs
+            )
+        finally:
+            self._fit_callbacks = kept
 
     def _get_compile_kwargs(self):
         params = {}

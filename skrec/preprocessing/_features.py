@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ..utils._fingerprint import data_fingerprint
 from ..utils._validation import as_numeric, check_columns, check_frame, check_id_column
 
 SCHEMA_ATTR = "skrec_schema"
@@ -122,6 +123,11 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         Item index of each stored positive.
     history_times_ : ndarray of shape (n_positives,)
         Its time (``datetime64[ns]``, or ``float64`` for a numeric clock).
+    n_samples_fit_ : int
+        Number of rows of the log ``fit`` saw.
+    data_fingerprint_ : str
+        SHA-256 of that log's columns, values and labels (kept in the
+        metadata of saved models, see :func:`skrec.save`).
     feature_names_in_ : ndarray of str
         Input column names (DataFrame input only).
     n_features_in_ : int
@@ -335,6 +341,8 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         self.item_catalogue_ = self._last_attributes(frame, self.item_col, sides["item"])
         self.user_profiles_ = self._last_attributes(frame, self.user_col, sides["user"])
         self._fit_history(frame, y, user_index, item_index, n_users)
+        self.n_samples_fit_ = n_rows
+        self.data_fingerprint_ = data_fingerprint(frame, y)
         return self
 
     @property

@@ -123,3 +123,22 @@ def test_fast_predict_matches_keras_predict_and_traces_once():
     fallback = NCFClassifier(epochs=1, random_state=0, predict__steps=1).fit(X, y)
     assert fallback.predict_proba(X[:10]).shape == (10, 2)
     assert fallback.model_ not in _PREDICT_FUNCTIONS
+
+
+def test_callbacks_given_to_fit_run_for_that_call_only():
+    from skrec._tf import keras
+
+    X, y = _ids_data()
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append((epoch, sorted(logs)))
+
+    model = NCFClassifier(epochs=2, random_state=0)
+    model.fit(X, y, callbacks=[Record()])  # scikeras alone drops these silently
+    assert [epoch for epoch, _ in seen] == [0, 1]
+    assert "loss" in seen[0][1]
+    assert model._fit_callbacks == []  # not kept, so not pickled with the model
+    model.fit(X, y)
+    assert len(seen) == 2

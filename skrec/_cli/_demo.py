@@ -1,27 +1,25 @@
-"""The ``skrec`` command line (``python -m skrec`` too)."""
+"""``skrec demo``: the default pipeline end to end on synthetic data."""
 
-import argparse
-import sys
 import time
 
 
-def _demo(args):
+def run_demo(args, reporter):
     import numpy as np
     import pandas as pd
     from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
     from sklearn.model_selection import train_test_split
     from sklearn.pipeline import make_pipeline
 
-    from . import (
+    from .. import (
         FeatureBuilder,
         InteractionNormalizer,
         clean_interactions,
         make_interactions,
         recommend,
     )
-    from .models import NCFClassifier
+    from ..models import NCFClassifier
 
-    say = (lambda *a: None) if args.quiet else print
+    say = reporter.say
     say("skrec demo: the default pipeline on the built-in synthetic e-commerce log\n")
 
     log = make_interactions(
@@ -45,9 +43,10 @@ def _demo(args):
         FeatureBuilder(),
         NCFClassifier(epochs=args.epochs, random_state=args.random_state),
     )
+    callbacks = reporter.epoch_callbacks(args.epochs)
     say("2. pipeline  " + " -> ".join(type(step).__name__ for _, step in pipe.steps))
     start = time.perf_counter()
-    pipe.fit(X_train, y_train)
+    pipe.fit(X_train, y_train, ncfclassifier__callbacks=callbacks)
     seconds = time.perf_counter() - start
     n_rows = len(X_train) * args.epochs
     say(f"3. training  {args.epochs} epochs on {len(X_train):,} rows in {seconds:.1f} s "
@@ -81,42 +80,3 @@ def _demo(args):
     )
     print(top.round(4).to_string(index=False))
     return 0
-
-
-def build_parser():
-    """The argument parser of the ``skrec`` command."""
-    parser = argparse.ArgumentParser(
-        prog="skrec",
-        description="Deep-learning recommender systems as scikit-learn pipelines.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser(
-        "demo",
-        help="train, evaluate and recommend on the built-in synthetic data",
-        description="Train the default InteractionNormalizer -> FeatureBuilder -> "
-        "NCFClassifier pipeline on a synthetic log, print held-out metrics next to "
-        "a popularity baseline, and recommend items to two users.",
-    )
-    demo.add_argument("--n-users", type=int, default=1000)
-    demo.add_argument("--n-items", type=int, default=500)
-    demo.add_argument("--n-interactions", type=int, default=50_000)
-    demo.add_argument("--epochs", type=int, default=10)
-    demo.add_argument("-k", type=int, default=5, help="recommendations per user")
-    demo.add_argument("--random-state", type=int, default=0)
-    demo.add_argument("--quiet", action="store_true", help="print only the results")
-    demo.set_defaults(handler=_demo)
-    return parser
-
-
-def main(argv=None):
-    """Entry point of the ``skrec`` console script."""
-    args = build_parser().parse_args(argv)
-    try:
-        return args.handler(args)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"skrec {args.command}: error: {error}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
