@@ -24,6 +24,13 @@ _METRICS = {
 }
 
 
+def metric_at_k(table, metric, k):
+    """Mean ``metric@k`` over the users of a ranked table (see RankingScorer)."""
+    return float(
+        _METRICS[metric](table["relevance"], table["score"], table["user_id"], k=k)
+    )
+
+
 class RankingScorer:
     """Score a fitted pipeline by how it ranks each user's held-out items.
 
@@ -52,6 +59,17 @@ class RankingScorer:
         self.random_state = random_state
 
     def __call__(self, estimator, X, y=None):
+        table = self._ranked_table(estimator, X, y)
+        if table is None:
+            return self._result(lambda metric: np.nan)
+        return self._result(lambda metric: metric_at_k(table, metric, self.k))
+
+    def _ranked_table(self, estimator, X, y=None):
+        """One ranking pass: ``user_id, item_id, score, relevance`` rows, or None.
+
+        Every metric at every cut-off is read from this table (see
+        :func:`metric_at_k`); None when no held-out user is known to the model.
+        """
         from .._recommend import _find_builder, recommend
 
         builder = _find_builder(estimator)
@@ -60,7 +78,7 @@ class RankingScorer:
         held = held[[user_col, item_col]].drop_duplicates()
         held = held[builder.user_vocabulary_.get_indexer(held[user_col]) >= 0]
         if held.empty:
-            return self._result(lambda metric: np.nan)
+            return None
         users = pd.unique(held[user_col])
         n_items = len(builder.item_catalogue_)
         ranked = recommend(estimator, users, k=n_items, exclude_seen=self.exclude_seen)
@@ -74,13 +92,7 @@ class RankingScorer:
         table["score"] = table["score"].fillna(lowest - 1.0)
         if self.candidates != "all":
             table = self._sample(table)
-        return self._result(
-            lambda metric: float(
-                _METRICS[metric](
-                    table["relevance"], table["score"], table["user_id"], k=self.k
-                )
-            )
-        )
+        return table
 
     def _result(self, compute):
         if isinstance(self.metric, str):
