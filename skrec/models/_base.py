@@ -220,24 +220,39 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=np.float32).reshape(-1)
         sampler = _EpochSampler(self, X, y, initial_epoch, shuffle=self.shuffle)
+        validation = None
+        split = self._validation_split()
+        if split > 0:
+            # Keras' validation_split would take the last rows of each epoch's
+            # reshuffled, resampled arrays: other rows every epoch, all of them
+            # trained on in other epochs. Hold out the input's last rows once
+            # (Keras' rule), with their negatives drawn once.
+            cut = int(np.floor(y.shape[0] * (1.0 - split)))
+            if cut == 0 or cut == y.shape[0]:
+                raise ValueError(
+                    f"{type(self).__name__}: validation_split={split} leaves no "
+                    f"{'training' if cut == 0 else 'validation'} rows out of "
+                    f"{y.shape[0]}; use a split between 1/n and 1 - 1/n."
+                )
+            validation = sampler.hold_out(cut, sample_weight)
+            if sample_weight is not None:
+                sample_weight = sample_weight[:cut]
         batch_size = kwargs.get("batch_size", getattr(self, "fit__batch_size", self.batch_size))
         batch_size = 32 if batch_size is None else batch_size  # Keras' default
         # Keras' own pipeline for in-memory arrays shuffles and gathers every
         # batch in a parallel map; on a 2-core CPU that costs a fifth or more of
         # the throughput. We shuffle in NumPy and hand Keras whole batches.
-        as_batches = self._validation_split() == 0
-        kwargs["shuffle"] = False
+        kwargs.update(shuffle=False, batch_size=None, validation_split=0.0)
+        if validation is not None:
+            kwargs["validation_data"] = validation
+            kwargs.setdefault("validation_batch_size", batch_size if batch_size > 0 else None)
         for epoch in range(initial_epoch, initial_epoch + epochs):
             X_epoch, y_epoch, w_epoch = sampler.epoch(sample_weight)
-            if as_batches:
-                size = y_epoch.shape[0] if batch_size == -1 else batch_size
-                X_epoch = _batched_dataset(X_epoch, y_epoch, w_epoch, size)
-                y_epoch = w_epoch = None
-                kwargs.update(batch_size=None, validation_split=0.0)
+            size = y_epoch.shape[0] if batch_size == -1 else batch_size
             super()._fit_keras_model(
-                X_epoch,
-                y_epoch,
-                sample_weight=w_epoch,
+                _batched_dataset(X_epoch, y_epoch, w_epoch, size),
+                None,
+                sample_weight=None,
                 warm_start=warm_start or epoch > initial_epoch,
                 epochs=1,
                 initial_epoch=epoch,
@@ -472,6 +487,31 @@ class _EpochSampler:
             numeric[:, self.item_numeric_columns] = self.item_numeric_table[items]
             negatives[NUMERIC_INPUT] = numeric
         return negatives, rows.size
+
+    def hold_out(self, cut, sample_weight):
+        """Keep rows ``[:cut]`` for training; return rows ``[cut:]`` as validation data.
+
+        The validation rows get their negatives once (never a positive of the
+        whole input), are not shuffled and keep their ids; the training rows'
+        negatives still avoid the validation positives.
+        """
+        X_val = {key: value[cut:] for key, value in self.X.items()}
+        y_val = self.y[cut:]
+        w_val = None if sample_weight is None else sample_weight[cut:]
+        self.X = {key: value[:cut] for key, value in self.X.items()}
+        self.y = self.y[:cut]
+        if self.ratio > 0:
+            self.positive_rows = np.flatnonzero(self.y == 1)
+            train_positive_rows, train_X = self.positive_rows, self.X
+            self.X, self.positive_rows = X_val, np.flatnonzero(y_val == 1)
+            negatives, n_neg = self._negatives()
+            self.X, self.positive_rows = train_X, train_positive_rows
+            X_val = {key: np.concatenate([X_val[key], negatives[key]]) for key in X_val}
+            y_val = np.concatenate([y_val, np.zeros(n_neg, dtype=y_val.dtype)])
+            if w_val is not None:
+                w_val = np.concatenate([w_val, np.ones(n_neg, dtype=w_val.dtype)])
+        y_val = y_val.astype(np.float32).reshape(-1, 1)
+        return (X_val, y_val) if w_val is None else (X_val, y_val, w_val)
 
     def epoch(self, sample_weight):
         X, y, w = self.X, self.y, sample_weight

@@ -182,3 +182,30 @@ def test_numpy_integers_from_a_grid_are_accepted():
         check_positive_int("NCFClassifier", "embedding_dim", True)
     with pytest.raises(ValueError, match="l2='x' must be a number >= 0"):
         NCFClassifier(l2="x")._check_params()
+
+
+@pytest.mark.parametrize("negative_ratio", [0, 3])
+def test_validation_rows_are_held_out_once_and_never_trained_on(log_xy, negative_ratio):
+    X, y = log_xy
+    X = X.iloc[:2000].copy()
+    y = y.iloc[:2000]
+    # The last 20% of rows (Keras' validation_split rule) belong to users seen
+    # nowhere else: if those rows were ever trained on, their embeddings move.
+    X.iloc[1600:, X.columns.get_loc("user_id")] = [f"val-{i % 40}" for i in range(400)]
+    Xt = FeatureBuilder().fit(X).transform(X)
+    held_users = np.unique(Xt["user_id"].to_numpy()[1600:])
+
+    def user_table(epochs):
+        clf = NCFClassifier(epochs=epochs, validation_split=0.2, negative_ratio=negative_ratio,
+                            unknown_id_rate=0.0, random_state=0).fit(Xt, y)
+        tables = [clf.model_.get_layer(name).embeddings for name in ("gmf_user", "mlp_user")]
+        return clf, [np.asarray(table) for table in tables]
+
+    one, before = user_table(1)
+    three, after = user_table(3)
+    for a, b in zip(before, after):
+        np.testing.assert_array_equal(a[held_users], b[held_users])
+        trained = np.setdiff1d(np.unique(Xt["user_id"].to_numpy()[:1600]), held_users)
+        assert not np.allclose(a[trained], b[trained])
+    # Same held-out rows every epoch: the first epoch's validation loss repeats.
+    assert three.history_["val_loss"][0] == pytest.approx(one.history_["val_loss"][0], rel=1e-6)
