@@ -123,7 +123,7 @@ class PopularityClassifier(_IdBaseline):
     ----------
     classes_ : ndarray of shape (2,)
         ``array([0, 1])``.
-    item_counts_ : ndarray of shape (n_items_,)
+    item_counts_ : ndarray of shape (``n_items_``,)
         Positive-interaction count per item index (index 0 = unknown: 0).
     max_count_ : float
         ``item_counts_.max()``.
@@ -203,9 +203,9 @@ class EASEClassifier(_IdBaseline):
     ----------
     classes_ : ndarray of shape (2,)
         ``array([0, 1])``.
-    B_ : ndarray of shape (n_items_, n_items_)
+    B_ : ndarray of shape (``n_items_``, ``n_items_``)
         Item-item weight matrix (row/column 0, the unknown item, is zero).
-    user_items_ : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
+    user_items_ : scipy.sparse.csr_matrix of shape (``n_users_``, ``n_items_``)
         Binary training-positive history per user index.
     n_users_, n_items_ : int
         Vocabulary sizes, index 0 (unknown) included.

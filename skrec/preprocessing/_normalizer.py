@@ -109,7 +109,7 @@ class InteractionNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
         ``"n_users"`` the number of training users.
     n_features_in_ : int
         Number of columns seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Column names seen in ``fit``, defined only when they are all strings.
 
     See Also
