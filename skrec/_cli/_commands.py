@@ -144,8 +144,17 @@ def run_evaluate(args, reporter):
 
 
 def run_train(args, reporter):
+    from pathlib import Path
+
     from .. import save
 
+    suffix = Path(args.output).suffix
+    if suffix not in (".skrec", ".joblib"):
+        # Checked before training, so a typo does not cost the whole fit.
+        raise CLIError(
+            f"cannot tell the format of the output {args.output!r} from its suffix "
+            f"{suffix!r}; name it '.skrec' (safe to share and load) or '.joblib'."
+        )
     config = _config(args)
     [name], params = _one_model(args, config)
     spec, X, y, implicit = _load_data(args, config, reporter)
