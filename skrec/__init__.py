@@ -12,6 +12,7 @@ import importlib
 
 from ._artifact import load, read_metadata, save
 from ._explain import explain
+from ._out_of_core import fit_out_of_core
 from ._recommend import recommend
 from ._version import __version__
 from .datasets import load_movielens, make_interactions
@@ -55,6 +56,7 @@ __all__ = [
     "__version__",
     "clean_interactions",
     "explain",
+    "fit_out_of_core",
     "load",
     "load_movielens",
     "make_interactions",

@@ -19,6 +19,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._fingerprint import data_fingerprint
+from ..utils._streaming import Reservoir, RunningMoments
 from ..utils._validation import as_numeric, check_columns, check_frame, check_id_column
 
 SCHEMA_ATTR = "skrec_schema"
@@ -343,7 +344,238 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         self._fit_history(frame, y, user_index, item_index, n_users)
         self.n_samples_fit_ = n_rows
         self.data_fingerprint_ = data_fingerprint(frame, y)
+        self._stream = None
         return self
+
+    def partial_fit(self, X, y=None):
+        """Update the fitted state with one chunk of a log too large for memory.
+
+        Call it once per chunk (e.g. per Parquet row group, see
+        :func:`skrec.fit_out_of_core`); after every call the builder is
+        usable and equals, up to the notes below, one built by :meth:`fit`
+        on all chunks so far, concatenated in order. Memory holds the
+        vocabularies, category counts, the seen (user, item) pairs and the
+        catalogue, never the rows.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_interactions, n_columns)
+            One chunk of the interaction log, with the same columns in every
+            call.
+        y : array-like of shape (n_interactions,), default=None
+            Ignored (accepted for pipelines); the sequence feature, which
+            reads it, cannot be fitted out of core.
+
+        Returns
+        -------
+        self : FeatureBuilder
+
+        Notes
+        -----
+        Exactly as :meth:`fit`: id vocabularies (in order of first
+        appearance), kept categories (``min_frequency`` and
+        ``max_categories`` apply to the counts over all chunks), numeric
+        means and deviations, seen items, popularity, catalogue and
+        profiles (last seen). ``numeric_missing="median"`` fills with the
+        median of a 100,000-value uniform sample of each column
+        (:class:`~skrec.utils._streaming.Reservoir`), not the exact median.
+        ``data_fingerprint_`` chains the chunks' fingerprints, so it depends
+        on how the log was cut. ``history_length > 0`` is refused: each
+        user's history would keep every positive in memory.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from skrec.preprocessing import FeatureBuilder
+        >>> log = pd.DataFrame({"user_id": ["ann", "bob", "ann", "eve"],
+        ...                     "item_id": ["tv", "tv", "pen", "cup"]})
+        >>> fb = FeatureBuilder()
+        >>> for chunk in (log.iloc[:2], log.iloc[2:]):
+        ...     _ = fb.partial_fit(chunk)
+        >>> list(fb.user_vocabulary_), fb.n_samples_fit_
+        (['ann', 'bob', 'eve'], 4)
+        >>> fb.transform(log)["item_id"].tolist()
+        [1, 1, 2, 3]
+        """
+        state = getattr(self, "_stream", None)
+        if state is None:
+            if hasattr(self, "schema_"):
+                raise ValueError(
+                    f"{self._who}: partial_fit continues a streamed fit, but this "
+                    "builder was fitted with fit(); start from an unfitted one, "
+                    "e.g. sklearn.base.clone(builder)."
+                )
+            self._validate_params()
+            if self.history_length:
+                raise ValueError(
+                    f"{self._who}: history_length={self.history_length} cannot be "
+                    "fitted out of core (every user's history is kept in memory); "
+                    "use history_length=0, or fit() on a log that fits in memory."
+                )
+        frame = check_frame(X, who=self._who)
+        check_columns(frame, [self.user_col, self.item_col], who=self._who)
+        for col in (self.user_col, self.item_col):
+            check_id_column(frame, col, who=self._who)
+        if state is None:
+            state = self._start_stream(X, frame)
+        elif list(frame.columns) != list(self.feature_names_in_):
+            raise ValueError(
+                f"{self._who}: this chunk has columns {list(frame.columns)} but the "
+                f"first chunk had {list(self.feature_names_in_)}; pass the same "
+                "columns, in the same order, in every chunk."
+            )
+        self._update_stream(state, frame, y)
+        self._finish_stream(state)
+        return self
+
+    def _start_stream(self, X, frame):
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = frame.shape[1]
+        self._array_input = False
+        sides = self._resolve_columns(frame)
+        categorical = self._resolve_categorical(frame, sides)
+        ordered = [(col, side) for side in ("user", "item", "context") for col in sides[side]]
+        state = {
+            "sides": sides,
+            "ordered": ordered,
+            "categorical": categorical,
+            "counts": {col: None for col, _ in ordered if col in categorical},
+            "moments": {col: RunningMoments() for col, _ in ordered if col not in categorical},
+            "missing": {col: 0 for col, _ in ordered if col not in categorical},
+            "sample": {col: Reservoir() for col, _ in ordered if col not in categorical},
+            "n_rows": 0,
+            "pairs": [],
+            "fingerprint": None,
+        }
+        self._boolean_specs = self._resolve_booleans(frame, sides)
+        self.user_vocabulary_ = pd.Index([], dtype=frame[self.user_col].dtype)
+        self.item_vocabulary_ = pd.Index([], dtype=frame[self.item_col].dtype)
+        self.seen_items_ = sp.csr_matrix((1, 1), dtype=np.float32)
+        self.item_popularity_ = np.zeros(1, dtype=np.int64)
+        self.item_catalogue_ = self.user_profiles_ = None
+        self._fit_history(frame, None, None, None, None)  # history_length == 0: clears it
+        self._stream = state
+        return state
+
+    def _update_stream(self, state, frame, y):
+        for vocabulary, col in (("user_vocabulary_", self.user_col), ("item_vocabulary_", self.item_col)):
+            known = getattr(self, vocabulary)
+            new = pd.unique(frame[col])
+            new = new[known.get_indexer(new) < 0]
+            if len(new):
+                setattr(self, vocabulary, known.append(pd.Index(new)))
+        for col, counts in state["counts"].items():
+            chunk = frame[col].value_counts(dropna=True, sort=False)
+            if counts is not None:
+                # Not Series.add: its union would sort the categories.
+                chunk = pd.concat([counts, chunk]).groupby(level=0, sort=False).sum()
+            state["counts"][col] = chunk
+        for col, moments in state["moments"].items():
+            values = as_numeric(frame, col, who=self._who)
+            missing = np.isnan(values)
+            if missing.any() and self.numeric_missing == "error":
+                raise ValueError(
+                    f"{self._who}: column {col!r} has {int(missing.sum())} missing "
+                    "value(s); pass numeric_missing='median' (or 'mean', 'zero') or "
+                    "fill the data."
+                )
+            present = values[~missing]
+            moments.update(present)
+            state["missing"][col] += int(missing.sum())
+            if self.numeric_missing == "median":
+                state["sample"][col].update(present)
+        user_index = self._lookup(self.user_vocabulary_, frame[self.user_col])
+        item_index = self._lookup(self.item_vocabulary_, frame[self.item_col])
+        n_users, n_items = len(self.user_vocabulary_) + 1, len(self.item_vocabulary_) + 1
+        chunk_seen = sp.csr_matrix(
+            (np.ones(frame.shape[0], dtype=np.float32), (user_index, item_index)),
+            shape=(n_users, n_items),
+        )
+        seen = self.seen_items_.copy()
+        seen.resize((n_users, n_items))
+        seen = seen + chunk_seen
+        seen.data[:] = 1.0
+        self.seen_items_ = seen
+        popularity = np.zeros(n_items, dtype=np.int64)
+        popularity[: self.item_popularity_.size] = self.item_popularity_
+        self.item_popularity_ = popularity + np.bincount(item_index, minlength=n_items)
+        for attribute, id_col, side in (
+            ("item_catalogue_", self.item_col, "item"),
+            ("user_profiles_", self.user_col, "user"),
+        ):
+            latest = self._last_attributes(frame, id_col, state["sides"][side])
+            known = getattr(self, attribute)
+            if known is not None:
+                # Ordered by last appearance, as fit's drop_duplicates(keep="last").
+                latest = pd.concat([known[~known.index.isin(latest.index)], latest])
+            setattr(self, attribute, latest)
+        state["n_rows"] += frame.shape[0]
+        chunk_print = data_fingerprint(frame, y)
+        state["fingerprint"] = (
+            chunk_print if state["fingerprint"] is None
+            else data_fingerprint(pd.DataFrame({"chain": [state["fingerprint"], chunk_print]}))
+        )
+
+    def _finish_stream(self, state):
+        n_users, n_items = len(self.user_vocabulary_) + 1, len(self.item_vocabulary_) + 1
+        schema = [
+            self._entry(self.user_col, "id", "user", n_users),
+            self._entry(self.item_col, "id", "item", n_items),
+        ]
+        min_count = (
+            self.min_frequency
+            if isinstance(self.min_frequency, numbers.Integral)
+            else int(np.ceil(self.min_frequency * state["n_rows"]))
+        )
+        self.categories_ = {}
+        for col, side in state["ordered"]:
+            if col in state["categorical"]:
+                counts = state["counts"][col]
+                # Most frequent first; ties in order of first appearance (value_counts' rule).
+                counts = counts.sort_values(ascending=False, kind="stable")
+                kept = counts[counts >= min_count]
+                if self.max_categories is not None:
+                    kept = kept.iloc[: self.max_categories]
+                self.categories_[col] = pd.Index(kept.index)
+                schema.append(self._entry(col, "categorical", side, len(kept) + 1))
+        self.numeric_stats_ = {}
+        for col, side in state["ordered"]:
+            if col not in state["categorical"]:
+                self.numeric_stats_[col] = self._streamed_numeric_stats(col, state)
+                schema.append(self._entry(col, "numeric", side, None))
+        for name, (_, _, _, side) in self._boolean_specs.items():
+            schema.append(self._entry(name, "numeric", side, None))
+        self._check_unique_names(schema)
+        self.schema_ = schema
+        self.n_samples_fit_ = state["n_rows"]
+        self.data_fingerprint_ = state["fingerprint"]
+
+    def _streamed_numeric_stats(self, col, state):
+        moments, n_missing = state["moments"][col], state["missing"][col]
+        if moments.count == 0:
+            raise ValueError(
+                f"{self._who}: numeric column {col!r} has only missing values so far; "
+                "drop it from the features or fill it before fitting."
+            )
+        fill = {
+            "median": lambda: float(np.median(state["sample"][col].values)),
+            "mean": lambda: moments.mean,
+            "zero": lambda: 0.0,
+            "error": lambda: 0.0,
+        }[self.numeric_missing]()
+        mean, scale = 0.0, 1.0
+        if self.scale_numeric:
+            # Moments of the filled column: the present values plus n_missing copies of fill.
+            n = moments.count + n_missing
+            mean = (moments.count * moments.mean + n_missing * fill) / n
+            m2 = (
+                moments.m2
+                + moments.count * (moments.mean - mean) ** 2
+                + n_missing * (fill - mean) ** 2
+            )
+            std = float(np.sqrt(m2 / n))
+            scale = std if std > 0 else 1.0
+        return {"fill": float(fill), "mean": float(mean), "scale": scale}
 
     @property
     def _who(self):

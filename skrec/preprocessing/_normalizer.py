@@ -204,7 +204,9 @@ class InteractionNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
             users = self._group_keys(frame, "user", is_array)
             items = self._group_keys(frame, "item", is_array)
             self._fit_bm25(strengths, labels, users, items)
+            self._stream = None
             return self
+        self._stream = None
         statistics = _STATISTICS[self.strategy]
         self.global_stats_ = pd.DataFrame(
             _global_statistics(strengths, statistics),
@@ -216,6 +218,93 @@ class InteractionNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
             self.group_stats_[self.group_by] = _group_statistics(
                 strengths, keys, statistics, labels, self.group_by
             )
+        return self
+
+    def partial_fit(self, X, y=None):
+        """Update the statistics with one chunk of a log too large for memory.
+
+        After any sequence of calls the statistics equal those :meth:`fit`
+        learns on the chunks concatenated (up to rounding): maxima merge
+        exactly, means and deviations by Chan's pairwise update. Memory holds
+        one row of figures per group, never the rows.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            One chunk of the interaction log, with the same columns each call.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : InteractionNormalizer
+
+        Notes
+        -----
+        ``strategy="bm25"`` is refused: its idf counts the distinct users of
+        each item, which a chunk cannot tell from the users of earlier ones.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from skrec.preprocessing import InteractionNormalizer
+        >>> log = pd.DataFrame({"user_id": ["u1", "u1", "u2"],
+        ...                     "item_id": ["i1", "i2", "i1"],
+        ...                     "user_behavior": [4, 1, 0]})
+        >>> norm = InteractionNormalizer()
+        >>> for chunk in (log.iloc[:1], log.iloc[1:]):
+        ...     _ = norm.partial_fit(chunk)
+        >>> norm.transform(log)["user_behavior"].tolist()
+        [1.25, 0.5, 1.0]
+        """
+        state = getattr(self, "_stream", None)
+        first = state is None
+        if first:
+            if hasattr(self, "columns_"):
+                raise ValueError(
+                    f"{_WHO}: partial_fit continues a streamed fit, but this "
+                    "normalizer was fitted with fit(); start from an unfitted one, "
+                    "e.g. sklearn.base.clone(normalizer)."
+                )
+            self._validate_params()
+            if self.strategy == "bm25":
+                raise ValueError(
+                    f"{_WHO}: strategy='bm25' cannot be fitted chunk by chunk (its "
+                    "idf counts distinct users per item over the whole log); use "
+                    "strategy='smoothed_max', 'log1p' or 'zscore', or fit() in memory."
+                )
+        frame, is_array = self._validate_input(X, reset=first)
+        labels = self._strength_labels(frame, is_array)
+        strengths = self._strength_values(frame, labels)
+        statistics = _STATISTICS[self.strategy]
+        if first:
+            self.columns_ = list(labels)
+            state = self._stream = {"global": None, "group": None}
+        self.group_stats_ = {}
+        if not statistics:  # log1p, binary: nothing to learn
+            self.global_stats_ = pd.DataFrame(
+                np.empty((0, len(labels))),
+                index=pd.Index(statistics, name="statistic"),
+                columns=pd.Index(labels),
+            )
+            return self
+        if self.group_by is not None:
+            keys = self._group_keys(frame, self.group_by, is_array)
+            state["group"] = _merge(state["group"], _accumulate(strengths, keys, statistics))
+            self.group_stats_[self.group_by] = _finish(
+                state["group"], statistics, labels, self.group_by
+            )
+        state["global"] = _merge(
+            state["global"],
+            _accumulate(strengths, np.zeros(len(strengths), dtype=np.int8), statistics),
+        )
+        table = _finish(state["global"], statistics, labels, "all").to_numpy()
+        # One group, columns (label, statistic) -> rows statistic, columns label.
+        self.global_stats_ = pd.DataFrame(
+            table.reshape(len(labels), len(statistics)).T,
+            index=pd.Index(statistics, name="statistic"),
+            columns=pd.Index(labels),
+        )
         return self
 
     def transform(self, X):
@@ -444,6 +533,62 @@ def _group_statistics(values, keys, statistics, labels, kind):
         blocks = [grouped.max()]
     groups = blocks[0].index.rename(kind)
     # Interleave so that the columns read (label, statistic), label by label.
+    table = np.stack([np.asarray(block, dtype=np.float64) for block in blocks], axis=2)
+    return pd.DataFrame(
+        table.reshape(len(groups), -1),
+        index=groups,
+        columns=pd.MultiIndex.from_product([labels, list(statistics)]),
+    )
+
+
+def _accumulate(values, keys, statistics):
+    """Per-group figures of one chunk that merge across chunks (see ``_merge``)."""
+    data = pd.DataFrame(values)
+    if statistics == ("max_abs",):
+        data = data.abs()
+    grouped = data.groupby(keys, sort=False)
+    if statistics == ("mean", "std"):
+        count = grouped.size()
+        mean = grouped.mean()
+        return {"count": count, "mean": mean, "m2": grouped.var(ddof=0).mul(count, axis=0)}
+    return {"max": grouped.max()}
+
+
+def _merge(old, new):
+    """Merge two ``_accumulate`` results; groups keep their first appearance order."""
+    if old is None:
+        return new
+    if "max" in new:
+        both = pd.concat([old["max"], new["max"]])
+        return {"max": both.groupby(level=0, sort=False).max()}
+    index = old["count"].index.append(new["count"].index.difference(old["count"].index, sort=False))
+    n_a = old["count"].reindex(index, fill_value=0).to_numpy(dtype=np.float64)[:, None]
+    n_b = new["count"].reindex(index, fill_value=0).to_numpy(dtype=np.float64)[:, None]
+    mean_a = old["mean"].reindex(index, fill_value=0.0).to_numpy()
+    mean_b = new["mean"].reindex(index, fill_value=0.0).to_numpy()
+    m2_a = old["m2"].reindex(index, fill_value=0.0).to_numpy()
+    m2_b = new["m2"].reindex(index, fill_value=0.0).to_numpy()
+    n = n_a + n_b
+    delta = mean_b - mean_a
+    mean = mean_a + delta * n_b / n
+    m2 = m2_a + m2_b + delta**2 * n_a * n_b / n
+    columns = old["mean"].columns
+    return {
+        "count": pd.Series(n[:, 0].astype(np.int64), index=index),
+        "mean": pd.DataFrame(mean, index=index, columns=columns),
+        "m2": pd.DataFrame(m2, index=index, columns=columns),
+    }
+
+
+def _finish(accumulated, statistics, labels, kind):
+    """Accumulated figures -> the per-group table ``fit`` builds."""
+    if "max" in accumulated:
+        blocks = [accumulated["max"]]
+    else:
+        count = accumulated["count"].to_numpy()[:, None]
+        mean = accumulated["mean"].to_numpy()
+        blocks = [mean, _std(accumulated["m2"].to_numpy() / count, mean, count)]
+    groups = pd.Index((accumulated.get("max", accumulated.get("mean"))).index).rename(kind)
     table = np.stack([np.asarray(block, dtype=np.float64) for block in blocks], axis=2)
     return pd.DataFrame(
         table.reshape(len(groups), -1),
