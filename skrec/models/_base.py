@@ -1,11 +1,15 @@
 """DeepRecommenderClassifier: what every skrec Keras recommender shares."""
 
+import copy
+import functools
 import numbers
 import re
+import sys
 import warnings
 
 import numpy as np
 from scikeras.utils.transformers import ClassifierLabelEncoder
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.multiclass import type_of_target
 
@@ -56,9 +60,29 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
         Batches run per call into the TensorFlow graph. Running 32 at a time
         removes most of Keras' per-batch Python overhead: the main reason
         skrec trains faster than a default ``compile()`` (see
-        ``benchmarks/bench_ncf.py``).
+        ``benchmarks/bench_ncf.py``). Under a ``distribute`` strategy with
+        several replicas Keras runs one batch per call whatever this value
+        (several fail there: keras-team/keras#19246).
     predict_batch_size : int, default=8192
         Batch size for prediction (an explicit ``predict__batch_size`` wins).
+    distribute : tf.distribute.Strategy, "mirrored" or None, default=None
+        Train on several devices. The network is built and compiled under
+        the strategy's scope, and each batch of ``batch_size`` rows (the
+        global batch) is split evenly across its replicas, padded where
+        needed with rows of weight 0, so that an update equals the
+        one-device update (batch normalisation and dropout masks aside,
+        which are per replica). ``"mirrored"``: one
+        ``tf.distribute.MirroredStrategy()`` over this machine's GPUs (or its
+        CPU), made by the first fit that asks for it and shared by the
+        process. Pass one strategy object to every model of a process: two
+        ``MirroredStrategy`` objects over the same devices clash in
+        TensorFlow's collective ops. A ``MultiWorkerMirroredStrategy`` needs
+        the same integer ``random_state`` on every worker. Prediction runs on
+        one device. Clones and copies share the strategy object; pickling
+        drops it (it holds this process's devices): a loaded model has
+        ``distribute=None`` and warns if it is trained again without
+        ``set_params(distribute=...)``. ``"mirrored"`` is pickled as it is.
+        None: one device.
 
     Other parameters (``optimizer``, ``loss``, ``epochs``, ``batch_size``,
     ``random_state``, ``verbose``, ``callbacks`` and the routed
@@ -79,6 +103,7 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
         jit_compile=False,
         steps_per_execution=32,
         predict_batch_size=8192,
+        distribute=None,
         random_state=None,
         verbose=0,
         **kwargs,
@@ -98,6 +123,7 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
         self.jit_compile = jit_compile
         self.steps_per_execution = steps_per_execution
         self.predict_batch_size = predict_batch_size
+        self.distribute = distribute
 
     # ----------------------------------------------------------- fitting
     def fit(self, X, y, sample_weight=None, **kwargs):
@@ -124,6 +150,7 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
     def _fit(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
         # Shared by fit and partial_fit.
         self._check_params()
+        self._warn_if_distribute_dropped()
         y = self._check_target(y)
         self._schema_in = schema_of(X)
         return super()._fit(
@@ -156,6 +183,126 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
             raise ValueError(
                 f"{who}: unknown_id_rate={self.unknown_id_rate!r} must be in [0, 1)."
             )
+        self._distribution_strategy()  # refuses an invalid distribute
+
+    # ------------------------------------------------------ distribution
+    def _distribution_strategy(self):
+        """The ``tf.distribute.Strategy`` that ``distribute`` names, or None."""
+        who = type(self).__name__
+        value = getattr(self, "distribute", None)  # absent from older pickles
+        if value is None:
+            return None
+        if isinstance(value, str) and value == "mirrored":
+            return _mirrored_strategy()
+        if not isinstance(value, tf.distribute.Strategy):
+            raise ValueError(
+                f"{who}: distribute={value!r} is not a tf.distribute.Strategy; pass "
+                "a strategy object, e.g. distribute=tf.distribute.MirroredStrategy(), "
+                "the string 'mirrored', or None to train on one device."
+            )
+        n_replicas = value.num_replicas_in_sync
+        if (
+            n_replicas > 1
+            and type(self)._fit_keras_model is not DeepRecommenderClassifier._fit_keras_model
+        ):
+            # Only _batched_dataset splits batches evenly: Keras' first-batch
+            # build fails on uneven splits and the loss would weigh rows unevenly.
+            raise ValueError(
+                f"{who}: distribute={value.__class__.__name__} with {n_replicas} replicas "
+                "is not supported: this model builds its own training batches, which "
+                "are not split evenly across replicas. Use distribute=None."
+            )
+        # (The default strategy has one replica and no worker_devices.)
+        n_workers = n_replicas // len(value.extended.worker_devices) if n_replicas > 1 else 1
+        if n_workers > 1 and self.random_state is None:
+            # Every worker builds the epochs (shuffle, negatives) itself and
+            # keeps its share of each global batch: the epochs must match.
+            raise ValueError(
+                f"{who}: distribute={value.__class__.__name__} spans {n_workers} workers "
+                "but random_state is None; pass the same integer random_state on "
+                "every worker, e.g. random_state=0, so that all workers draw the "
+                "same batches."
+            )
+        return value
+
+    def _build_keras_model(self):
+        strategy = self._distribution_strategy()
+        if strategy is None:
+            return super()._build_keras_model()
+        with strategy.scope():
+            model = super()._build_keras_model()
+        if strategy.num_replicas_in_sync > 1 and not isinstance(
+            strategy, tf.distribute.TPUStrategy
+        ):
+            # Keras runs steps_per_execution > 1 steps in a tf.cond inside a
+            # while loop, where the optimizer's cross-replica merge_call fails
+            # ("You must feed a value for placeholder tensor", keras#19246).
+            model.steps_per_execution = 1
+        return model
+
+    def _warn_if_distribute_dropped(self):
+        dropped = vars(self).get("_distribute_dropped")
+        if dropped is not None and getattr(self, "distribute", None) is None:
+            warnings.warn(
+                f"{type(self).__name__} was pickled with distribute={dropped}, which "
+                "cannot be pickled and was replaced by None: this fit runs on one "
+                "device. Pass the strategy again with set_params(distribute=...), "
+                "or set_params(distribute=None) to silence this warning.",
+                UserWarning,
+                stacklevel=_caller_level(),
+            )
+
+    def set_params(self, **params):
+        """Set the parameters of this estimator (see scikit-learn's ``set_params``).
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters, including routed ones (``optimizer__x``).
+
+        Returns
+        -------
+        self : DeepRecommenderClassifier
+        """
+        if "distribute" in params:
+            vars(self).pop("_distribute_dropped", None)
+        return super().set_params(**params)
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        strategy = state.get("distribute")
+        if isinstance(strategy, tf.distribute.Strategy):
+            # A strategy holds this process's devices and threads: it cannot
+            # be pickled, and a loaded model may run on another machine.
+            state["distribute"] = None
+            state["_distribute_dropped"] = (
+                f"{type(strategy).__name__}({strategy.num_replicas_in_sync} replicas)"
+            )
+        return state
+
+    def __deepcopy__(self, memo):
+        # A copied strategy would repeat the original's collective-op keys
+        # (a clash at the next fit); a copy in this process shares it.
+        strategy = getattr(self, "distribute", None)
+        if isinstance(strategy, tf.distribute.Strategy):
+            memo[id(strategy)] = strategy
+        twin = type(self).__new__(type(self))
+        memo[id(self)] = twin
+        state = dict(BaseEstimator.__getstate__(self))
+        twin.__setstate__(copy.deepcopy(state, memo))
+        return twin
+
+    def __sklearn_clone__(self):
+        strategy = getattr(self, "distribute", None)
+        if not isinstance(strategy, tf.distribute.Strategy):
+            return super().__sklearn_clone__()
+        # clone() would deep-copy the strategy, whose collective-op keys then
+        # clash with the original's: share it, like any handle on devices.
+        view = type(self).__new__(type(self))
+        vars(view).update(vars(self), distribute=None)
+        twin = super(DeepRecommenderClassifier, view).__sklearn_clone__()
+        twin.distribute = strategy
+        return twin
 
     def _check_target(self, y):
         who = type(self).__name__
@@ -243,14 +390,22 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
         # batch in a parallel map; on a 2-core CPU that costs a fifth or more of
         # the throughput. We shuffle in NumPy and hand Keras whole batches.
         kwargs.update(shuffle=False, batch_size=None, validation_split=0.0)
+        n_replicas = self.model_.distribute_strategy.num_replicas_in_sync
         if validation is not None:
             kwargs["validation_data"] = validation
             kwargs.setdefault("validation_batch_size", batch_size if batch_size > 0 else None)
+            if n_replicas > 1:
+                # Keras' batches of the arrays may split unevenly across replicas.
+                X_val, y_val, *w_val = validation
+                size = kwargs.pop("validation_batch_size") or y_val.shape[0]
+                kwargs["validation_data"] = _batched_dataset(
+                    X_val, y_val, w_val[0] if w_val else None, size, n_replicas
+                )
         for epoch in range(initial_epoch, initial_epoch + epochs):
             X_epoch, y_epoch, w_epoch = sampler.epoch(sample_weight)
             size = y_epoch.shape[0] if batch_size == -1 else batch_size
             super()._fit_keras_model(
-                _batched_dataset(X_epoch, y_epoch, w_epoch, size),
+                _batched_dataset(X_epoch, y_epoch, w_epoch, size, n_replicas),
                 None,
                 sample_weight=None,
                 warm_start=warm_start or epoch > initial_epoch,
@@ -314,26 +469,78 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
         raise NotImplementedError
 
 
-def _batched_dataset(X, y, sample_weight, batch_size):
-    """A ``tf.data.Dataset`` whose elements are whole, already shuffled batches."""
+def _caller_level():
+    """``warnings.warn`` stacklevel of the first frame outside skrec and scikeras."""
+    level, frame = 2, sys._getframe(2)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(
+        ("skrec.", "scikeras.")
+    ):
+        level, frame = level + 1, frame.f_back
+    return level
+
+
+@functools.lru_cache(maxsize=None)
+def _mirrored_strategy():
+    """The process's ``MirroredStrategy`` over all its GPUs (or the CPU), made once."""
+    return tf.distribute.MirroredStrategy()
+
+
+def _batched_dataset(X, y, sample_weight, batch_size, n_replicas=1):
+    """A ``tf.data.Dataset`` whose elements are whole, already shuffled batches.
+
+    Under a strategy with ``n_replicas > 1``, Keras splits each element across
+    the replicas, averages the loss per replica and sums the replicas'
+    gradients: that is the one-device update only when every replica holds
+    the same number of rows, and a replica left with no row (a last batch
+    smaller than ``n_replicas``) breaks the gradient all-reduce of some
+    networks. So a batch whose size is not a multiple of ``n_replicas`` gets
+    copies of its own first rows with weight 0, and its real rows' weights
+    are multiplied by ``padded size / size``.
+    """
     arrays = (X, y) if sample_weight is None else (X, y, sample_weight)
-    n_full = y.shape[0] // batch_size
+    n_rows = y.shape[0]
+    n_full = n_rows // batch_size
     cut = n_full * batch_size
+    full = tf.nest.map_structure(
+        lambda a: a[:cut].reshape(n_full, batch_size, *a.shape[1:]), arrays
+    )
+    rest = tf.nest.map_structure(lambda a: a[cut:][np.newaxis], arrays)
+    sizes = [batch_size, n_rows - cut]
+    if any(size % n_replicas for size in sizes if size):
+        full, rest = (
+            _pad_batches(part, sample_weight, size, n_replicas)
+            for part, size in zip((full, rest), sizes)
+        )
     parts = []
     if n_full:
+        parts.append(tf.data.Dataset.from_tensor_slices(full))
+    if cut < n_rows:
         parts.append(
-            tf.data.Dataset.from_tensor_slices(
-                tf.nest.map_structure(
-                    lambda a: a[:cut].reshape(n_full, batch_size, *a.shape[1:]), arrays
-                )
-            )
-        )
-    if cut < y.shape[0]:
-        parts.append(
-            tf.data.Dataset.from_tensors(tf.nest.map_structure(lambda a: a[cut:], arrays))
+            tf.data.Dataset.from_tensors(tf.nest.map_structure(lambda a: a[0], rest))
         )
     dataset = parts[0] if len(parts) == 1 else parts[0].concatenate(parts[1])
     return dataset.prefetch(2)
+
+
+def _pad_batches(batches, sample_weight, size, n_replicas):
+    """``(X, y, w)`` of ``(n_batches, size, ...)`` arrays, padded to ``n_replicas`` multiples."""
+    X, y = batches[0], batches[1]
+    weight = (
+        np.ones(y.shape[:2], dtype=np.float32)
+        if sample_weight is None
+        else batches[2].astype(np.float32)
+    )
+    padded = -(-size // n_replicas) * n_replicas if size else 0
+    if padded == size:
+        return X, y, weight
+    copies = np.arange(padded - size) % size
+    X, y = tf.nest.map_structure(
+        lambda a: np.concatenate([a, a[:, copies]], axis=1), (X, y)
+    )
+    weight = np.concatenate(
+        [weight * np.float32(padded / size), np.zeros_like(weight[:, copies])], axis=1
+    )
+    return X, y, weight
 
 
 class _Features:
