@@ -19,7 +19,10 @@ scikit-learn:
    (``jit_compile``), so the option would do nothing. We seed Python, NumPy and
    TensorFlow ourselves around model building and training, without op
    determinism (CPU kernels used here are deterministic for a fixed seed and
-   thread count, which the tests check).
+   thread count, which the tests check). Keras draws initial-weight seeds
+   from the module-level ``random``, shared with every thread of the process;
+   during a fit it draws from a private ``random.Random`` with the same seed,
+   so a thread drawing meanwhile (a Dask worker's event loop) changes nothing.
 4. Input checks scikit-learn's conventions expect: sparse input is refused
    with scikit-learn's own message, and a column count that differs from
    ``fit`` names both counts.
@@ -56,6 +59,11 @@ from scikeras.wrappers import KerasClassifier  # noqa: E402
 from sklearn.exceptions import NotFittedError  # noqa: E402
 from sklearn.utils import ClassifierTags, TargetTags  # noqa: E402
 
+try:  # where Keras 3 draws initial-weight seeds from (private; see seeded())
+    from keras.src.random import seed_generator as _seed_generator  # noqa: E402
+except ImportError:  # pragma: no cover - another Keras layout: global random only
+    _seed_generator = None
+
 
 @contextlib.contextmanager
 def seeded(seed):
@@ -64,10 +72,18 @@ def seeded(seed):
         yield
         return
     python_state, numpy_state = random.getstate(), np.random.get_state()
+    # Keras draws the seeds of initial weights from the module-level ``random``,
+    # which any other thread (a Dask worker's event loop, a server) may draw from
+    # mid-fit; a private generator with the same seed gives the same draws, alone.
+    keras_random = getattr(_seed_generator, "python_random", None)
     try:
         keras.utils.set_random_seed(int(seed))
+        if keras_random is random:
+            _seed_generator.python_random = random.Random(int(seed))
         yield
     finally:
+        if keras_random is random:
+            _seed_generator.python_random = keras_random
         random.setstate(python_state)
         np.random.set_state(numpy_state)
 

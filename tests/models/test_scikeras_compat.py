@@ -142,3 +142,36 @@ def test_callbacks_given_to_fit_run_for_that_call_only():
     assert model._fit_callbacks == []  # not kept, so not pickled with the model
     model.fit(X, y)
     assert len(seen) == 2
+
+
+def test_another_thread_drawing_from_random_does_not_change_a_fit():
+    # Keras seeds initial weights from the module-level random; a Dask worker's
+    # event loop (or any thread) drawing from it mid-fit used to change them.
+    import threading
+
+    from sklearn.pipeline import make_pipeline
+
+    from skrec import FeatureBuilder, make_interactions
+
+    X, y = make_interactions(n_users=60, n_items=40, n_interactions=1500,
+                             random_state=0, return_X_y=True)
+
+    def fitted():
+        pipe = make_pipeline(FeatureBuilder(), NCFClassifier(epochs=1, random_state=0))
+        return pipe.fit(X, y).predict_proba(X)
+
+    alone = fitted()
+    stop = threading.Event()
+
+    def draw():
+        while not stop.is_set():
+            random.random()
+
+    thread = threading.Thread(target=draw)
+    thread.start()
+    try:
+        disturbed = fitted()
+    finally:
+        stop.set()
+        thread.join()
+    np.testing.assert_array_equal(alone, disturbed)
