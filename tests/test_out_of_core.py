@@ -92,8 +92,10 @@ def test_feature_builder_partial_fit_refusals(log):
     with pytest.raises(ValueError, match="history_length=3 cannot be fitted out of core"):
         FeatureBuilder(history_length=3).partial_fit(X, y)
     fb = FeatureBuilder().partial_fit(X)
-    with pytest.raises(ValueError, match="same columns, in the same order"):
+    with pytest.raises(ValueError, match="X has 7 features, but FeatureBuilder is expecting 8"):
         fb.partial_fit(X.drop(columns="item_price"))
+    with pytest.raises(ValueError, match="same columns, in the same order"):
+        fb.partial_fit(X.rename(columns={"item_price": "price"}))
     # fit() starts over, and partial_fit refuses to continue it.
     fb.fit(X)
     with pytest.raises(ValueError, match="start from an unfitted"):

@@ -398,6 +398,13 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         [1, 1, 2, 3]
         """
         state = getattr(self, "_stream", None)
+        frame = check_frame(X, who=self._who, allow_array=True)
+        if hasattr(self, "n_features_in_") and frame.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"{self._who}: X has {frame.shape[1]} features, but FeatureBuilder is "
+                f"expecting {self.n_features_in_} features as input; pass the same "
+                "columns in every chunk."
+            )
         if state is None:
             if hasattr(self, "schema_"):
                 raise ValueError(
@@ -412,26 +419,37 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
                     "fitted out of core (every user's history is kept in memory); "
                     "use history_length=0, or fit() on a log that fits in memory."
                 )
-        frame = check_frame(X, who=self._who)
+            if not isinstance(X, pd.DataFrame) and frame.shape[1] < 2:
+                raise ValueError(
+                    f"{self._who}: X has {frame.shape[1]} feature(s) but needs at least "
+                    "a user and an item column."
+                )
         check_columns(frame, [self.user_col, self.item_col], who=self._who)
         for col in (self.user_col, self.item_col):
             check_id_column(frame, col, who=self._who)
         if state is None:
             state = self._start_stream(X, frame)
-        elif list(frame.columns) != list(self.feature_names_in_):
+        elif isinstance(X, pd.DataFrame) != (not self._array_input) or (
+            not self._array_input and list(frame.columns) != list(self.feature_names_in_)
+        ):
+            first = getattr(self, "feature_names_in_", np.arange(self.n_features_in_))
             raise ValueError(
                 f"{self._who}: this chunk has columns {list(frame.columns)} but the "
-                f"first chunk had {list(self.feature_names_in_)}; pass the same "
-                "columns, in the same order, in every chunk."
+                f"first chunk had {list(first)}; pass the same columns, in the same "
+                "order, in every chunk."
             )
         self._update_stream(state, frame, y)
         self._finish_stream(state)
         return self
 
     def _start_stream(self, X, frame):
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self._array_input = not isinstance(X, pd.DataFrame)
+        if self._array_input:
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        else:
+            self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = frame.shape[1]
-        self._array_input = False
         sides = self._resolve_columns(frame)
         categorical = self._resolve_categorical(frame, sides)
         ordered = [(col, side) for side in ("user", "item", "context") for col in sides[side]]

@@ -258,6 +258,10 @@ class InteractionNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
         [1.25, 0.5, 1.0]
         """
         state = getattr(self, "_stream", None)
+        if hasattr(self, "columns_"):
+            self._validate_input(X, reset=False)  # sklearn's n_features message first
+        if state is None and hasattr(self, "columns_") and not _STATISTICS.get(self.strategy, 1):
+            state = self._stream = {"global": None, "group": None}  # stateless: nothing to lose
         first = state is None
         if first:
             if hasattr(self, "columns_"):
