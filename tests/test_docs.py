@@ -26,6 +26,7 @@ PUBLIC_PACKAGES = [
     "skrec.model_selection",
     "skrec.datasets",
     "skrec.plot",
+    "skrec.parallel",
 ]
 
 needs_docs = pytest.mark.skipif(
