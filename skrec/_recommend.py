@@ -11,6 +11,10 @@ from .preprocessing import FeatureBuilder
 __all__ = ["recommend"]
 
 _COLUMNS = ["user_id", "item_id", "score", "rank", "fallback"]
+# Bytes held per score of a block: the float64 score, the model's float32
+# intermediates (logits, probabilities) and the top-k selection's temporaries.
+_BYTES_PER_SCORE = 32
+_USERS_PER_ENCODING = 4096
 
 
 def recommend(
@@ -22,6 +26,7 @@ def recommend(
     items=None,
     context=None,
     batch_size=200_000,
+    working_memory=64,
 ):
     """Recommend the ``k`` best-scored items to each user.
 
@@ -57,9 +62,17 @@ def recommend(
         Values of the columns that describe neither the user nor the item
         (e.g. ``{"timestamp": pd.Timestamp("2024-06-01")}``), see Notes.
     batch_size : int, default=200_000
-        Candidate rows scored per ``predict_proba`` call; also bounds the
-        memory used per block of users (``batch_size // n_candidates`` users,
-        at least one, per block; also on the fast path).
+        Candidate (user, item) rows per ``predict_proba`` call when pairs are
+        scored row by row (models without the fast path, see Notes).
+    working_memory : float, default=64
+        Memory, in MiB, that the scores of one block of work may take,
+        counted at 32 bytes a score (the score, the model's intermediate
+        arrays and the top-k selection's). Users are scored in blocks and
+        candidates in chunks of at most ``working_memory * 2**20 // 32``
+        (user, item) scores, each block keeping only its users' running
+        top-k, so memory does not grow with the number of users or
+        candidates; on the fast path a block holds at least one user's
+        scores for all candidates. Results do not depend on it. See Notes.
 
     Returns
     -------
@@ -103,6 +116,22 @@ def recommend(
     item-dependent), and a hook that returns None leaves the assembled pairs
     in place.
 
+    **Memory and speed.** No ``(n_users, n_candidates)`` array is built.
+    On the fast path each block is ``max(1, S // n_candidates)`` users
+    scored against every candidate by one hook call, where
+    ``S = working_memory * 2**20 // 32``; otherwise a block is
+    ``max(1, S // chunk)`` users by a chunk of ``min(n_candidates, S)``
+    candidates, and only the block's pairs the user has not seen are
+    scored, ``batch_size`` rows per ``predict_proba`` call. Each chunk's
+    ``k`` best per user are found with a partition (linear time) and merged
+    into a running top-k; seen items are read from the users' rows of the
+    sparse ``seen_items_``. Candidates are encoded once per call, users in
+    groups of 4,096. Bigger blocks amortise the per-call cost of the model
+    (a few milliseconds); beyond a few tens of MiB they gain little. Not
+    counted in ``working_memory``: the model's own fixed buffers, the
+    encoded candidate rows, the ``batch_size`` rows of a ``predict_proba``
+    call, and the result (``k`` rows per user).
+
     Unknown users (not in ``FeatureBuilder.user_vocabulary_``, e.g. new
     sign-ups) have no history and cannot be scored individually: they get
     the candidates ranked by training interaction count
@@ -134,6 +163,7 @@ def recommend(
     builder = _find_builder(model)
     k = _check_positive_int(k, "k")
     batch_size = _check_positive_int(batch_size, "batch_size")
+    scores_per_block = _scores_per_block(working_memory)
     if context is not None and not isinstance(context, dict):
         raise ValueError(
             f"recommend: context must be a dict of column -> value or None, got "
@@ -183,6 +213,7 @@ def recommend(
                 k,
                 exclude_seen,
                 batch_size,
+                scores_per_block,
             )
         )
     if (~known).any():
@@ -233,6 +264,21 @@ def _check_positive_int(value, name):
     if value < 1:
         raise ValueError(f"recommend: {name} must be a positive integer, got {value!r}.")
     return int(value)
+
+
+def _scores_per_block(working_memory):
+    """Scores a block may hold within ``working_memory`` MiB."""
+    if (
+        isinstance(working_memory, (bool, np.bool_))
+        or not isinstance(working_memory, numbers.Real)
+        or not np.isfinite(working_memory)
+        or working_memory <= 0
+    ):
+        raise ValueError(
+            "recommend: working_memory must be a positive number of MiB "
+            f"(e.g. 64), got {working_memory!r}."
+        )
+    return max(1, int(working_memory * 2**20 // _BYTES_PER_SCORE))
 
 
 def _as_unique_ids(values):
@@ -305,68 +351,171 @@ def _score_known(
     k,
     exclude_seen,
     batch_size,
+    scores_per_block,
 ):
-    """Top-k of every known user, one frame (``_position``: place in ``users``)."""
+    """Top-k of every known user, one frame (``_position``: place in ``users``).
+
+    Users are scored in blocks and, on the row paths, candidates in chunks, so
+    that a block holds at most ``scores_per_block`` scores (at least one user
+    by all candidates on the hook path); each block keeps only a running top-k.
+    """
     catalogue = builder.item_catalogue_
     profiles = builder.user_profiles_
     item_rows = catalogue.index.get_indexer(candidates)
     profile_rows = profiles.index.get_indexer(users)
     n_items = len(candidates)
-    per_block = max(1, batch_size // max(n_items, 1))
-    seen_matrix = builder.seen_items_.tocsr()
     pair_scorer = _pair_scorer(
         model, builder, columns, users, candidates, item_rows, profile_rows, context, positive
     )
-    out = []
-    for start in range(0, len(users), per_block):
-        stop = min(start + per_block, len(users))
+    kind, scorer = pair_scorer or ("rows", None)
+    if kind == "matrix":
+        # The hook scores all candidates of a user at once (one call per block).
+        items_per_chunk = n_items
+    else:
+        items_per_chunk = min(n_items, scores_per_block)
+    users_per_block = max(1, scores_per_block // items_per_chunk)
+    if exclude_seen:
+        seen_matrix = builder.seen_items_.tocsr()
+        candidate_of = np.full(
+            max(seen_matrix.shape[1], int(item_index.max(initial=0)) + 1), -1, dtype=np.intp
+        )
+        candidate_of[item_index] = np.arange(n_items)
+    no_pairs = np.empty(0, dtype=np.intp)
+    picked = {"user": [], "item": [], "score": [], "rank": []}
+    for start in range(0, len(users), users_per_block):
+        stop = min(start + users_per_block, len(users))
         n_block = stop - start
         if exclude_seen:
-            seen = seen_matrix[user_index[start:stop]][:, item_index].toarray() > 0
-        else:
-            seen = np.zeros((n_block, n_items), dtype=bool)
-        kind, scorer = pair_scorer or (None, None)
-        if kind == "matrix":
-            scores = scorer(start, stop)
-            scores[seen] = -np.inf
-        elif kind == "pairs":
-            scores = np.full((n_block, n_items), -np.inf)
-            keep_u, keep_i = np.nonzero(~seen)
-            if len(keep_u):
-                scores[keep_u, keep_i] = scorer(start, stop, keep_u, keep_i, batch_size)
-        else:
-            scores = np.full((n_block, n_items), -np.inf)
-            keep_u, keep_i = np.nonzero(~seen)
-            for lo in range(0, len(keep_u), batch_size):
-                u = keep_u[lo : lo + batch_size]
-                i = keep_i[lo : lo + batch_size]
-                frame = _candidate_frame(
-                    builder,
-                    columns,
-                    users[start:stop][u],
-                    candidates[i],
-                    catalogue.iloc[item_rows[i]],
-                    profiles.iloc[profile_rows[start:stop][u]],
-                    context,
-                )
-                proba = np.asarray(model.predict_proba(frame))
-                scores[u, i] = proba[:, positive]
-        n_keep = np.minimum((~seen).sum(axis=1), k)
-        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-        valid = np.arange(order.shape[1])[None, :] < n_keep[:, None]
-        rows, ranks = np.nonzero(valid)
-        picked = order[rows, ranks]
-        out.append(
-            _result_frame(
-                users[start:stop][rows],
-                positions[start:stop][rows],
-                candidates[picked],
-                scores[rows, picked],
-                ranks + 1,
-                fallback=False,
+            seen_rows, seen_items = _seen_candidates(
+                seen_matrix, candidate_of, user_index[start:stop]
             )
-        )
-    return pd.concat(out, ignore_index=True)
+        else:
+            seen_rows = seen_items = no_pairs
+        top = _RunningTopK(n_block, k)
+        if kind == "matrix":
+            block = scorer(start, stop)
+            block[seen_rows, seen_items] = -np.inf
+            # Select in slices: the selection's temporaries stay a fraction of the block.
+            width = max(8 * k, scores_per_block // (4 * n_block), 1)
+            for lo in range(0, n_items, width):
+                top.add(block[:, lo : lo + width], lo)
+            del block
+        else:
+            for lo in range(0, n_items, items_per_chunk):
+                hi = min(lo + items_per_chunk, n_items)
+                a, b = np.searchsorted(seen_items, (lo, hi))
+                unseen = np.ones((n_block, hi - lo), dtype=bool)
+                unseen[seen_rows[a:b], seen_items[a:b] - lo] = False
+                flat = np.flatnonzero(unseen)  # the pairs to score, row by row
+                del unseen
+                chunk = np.full((n_block, hi - lo), -np.inf)
+                for first in range(0, len(flat), batch_size):
+                    u, i = np.divmod(flat[first : first + batch_size], hi - lo)
+                    if kind == "pairs":
+                        chunk[u, i] = scorer(start, stop, u, i + lo)
+                        continue
+                    frame = _candidate_frame(
+                        builder,
+                        columns,
+                        users[start:stop][u],
+                        candidates[i + lo],
+                        catalogue.iloc[item_rows[i + lo]],
+                        profiles.iloc[profile_rows[start:stop][u]],
+                        context,
+                    )
+                    chunk[u, i] = np.asarray(model.predict_proba(frame))[:, positive]
+                del flat
+                top.add(chunk, lo)
+                del chunk
+        n_keep = np.minimum(n_items - np.bincount(seen_rows, minlength=n_block), k)
+        rows, ranks = np.nonzero(np.arange(top.items.shape[1])[None, :] < n_keep[:, None])
+        picked["user"].append(start + rows)
+        picked["item"].append(top.items[rows, ranks])
+        picked["score"].append(top.scores[rows, ranks])
+        picked["rank"].append(ranks + 1)
+    rows = np.concatenate(picked["user"])
+    return _result_frame(
+        users[rows],
+        positions[rows],
+        candidates[np.concatenate(picked["item"])],
+        np.concatenate(picked["score"]),
+        np.concatenate(picked["rank"]),
+        fallback=False,
+    )
+
+
+def _seen_candidates(seen_matrix, candidate_of, user_index):
+    """``(block row, candidate position)`` of every seen candidate, by position.
+
+    Read from the users' rows of the sparse ``seen_items_``: no dense
+    users x items mask.
+    """
+    block = seen_matrix[user_index]
+    block.sum_duplicates()
+    rows = np.repeat(np.arange(block.shape[0]), np.diff(block.indptr))
+    items = candidate_of[block.indices]
+    keep = (items >= 0) & (block.data > 0)
+    rows, items = rows[keep], items[keep]
+    order = np.argsort(items, kind="stable")
+    return rows[order], items[order]
+
+
+class _RunningTopK:
+    """The ``k`` best candidates of each of ``n_rows`` users, fed chunk by chunk.
+
+    Candidates are ranked by score, descending, ties by candidate position,
+    ascending: the order of a stable ``argsort(-scores)`` over all candidates
+    at once. A NaN score ranks as ``-inf`` (and is reported as NaN). Chunks
+    must come in increasing candidate position. ``items`` and ``scores`` hold
+    the current best, ranked, one row per user.
+    """
+
+    def __init__(self, n_rows, k):
+        self.k = k
+        self.items = np.empty((n_rows, 0), dtype=np.intp)
+        self.scores = np.empty((n_rows, 0), dtype=np.float64)
+        self._keys = self.scores
+
+    def add(self, chunk, offset):
+        """Merge the ``(n_rows, width)`` scores of candidates ``offset, offset + 1, ...``."""
+        n_rows, width = chunk.shape
+        keys = chunk
+        if np.isnan(np.sum(chunk)):  # cheaper than isnan(chunk).any(); may be a false alarm
+            keys = np.where(np.isnan(chunk), -np.inf, chunk)
+        if width > self.k:
+            flat = self._best_of_chunk(keys)
+            rows, cols = np.divmod(flat, width)
+            shape = (n_rows, self.k)
+            keys_new = keys[rows, cols].reshape(shape)
+            scores_new = chunk[rows, cols].reshape(shape)
+            items_new = (cols + offset).reshape(shape)
+        else:
+            keys_new, scores_new = keys, chunk
+            items_new = np.broadcast_to(np.arange(offset, offset + width), chunk.shape)
+        keys = np.concatenate([self._keys, keys_new], axis=1)
+        items = np.concatenate([self.items, items_new], axis=1)
+        scores = np.concatenate([self.scores, scores_new], axis=1)
+        order = np.lexsort((items, -keys), axis=-1)[:, : self.k]
+        self._keys = np.take_along_axis(keys, order, axis=1)
+        self.items = np.take_along_axis(items, order, axis=1)
+        self.scores = np.take_along_axis(scores, order, axis=1)
+
+    def _best_of_chunk(self, keys):
+        """Flat indices of exactly ``k`` best entries of each row, row by row."""
+        k = self.k
+        width = keys.shape[1]
+        kth = np.partition(keys, width - k, axis=1)[:, width - k, None]
+        take = keys >= kth
+        tied_rows = np.flatnonzero(np.count_nonzero(take, axis=1) > k)
+        if len(tied_rows):
+            # More than k entries reach the k-th score: the first ties in
+            # candidate order win, as in a stable sort.
+            keys, kth = keys[tied_rows], kth[tied_rows]
+            above = keys > kth
+            tied = keys == kth
+            need = k - np.count_nonzero(above, axis=1)
+            take[tied_rows] = above | (tied & (np.cumsum(tied, axis=1) <= need[:, None]))
+        return np.flatnonzero(take)
 
 
 def _pair_scorer(
@@ -376,8 +525,9 @@ def _pair_scorer(
 
     Returns ``("matrix", scores)`` with ``scores(start, stop)`` the
     ``(n_users, n_items)`` array, ``("pairs", scores)`` with
-    ``scores(start, stop, user_offsets, item_offsets, batch_size)`` the scores
-    of the given pairs, or None.
+    ``scores(start, stop, user_offsets, item_offsets)`` the scores of the
+    given pairs (one ``predict_proba`` call), or None. Users are encoded in
+    groups of ``_USERS_PER_ENCODING``, the candidates once.
 
     When the FeatureBuilder is the step right before the final estimator, the
     pipeline's steps up to it encode one row per candidate item and one row
@@ -414,19 +564,32 @@ def _pair_scorer(
     if not _constant_where(items_encoded, np.logical_not(item_side)):
         return None
 
+    encoded = {"start": 0, "stop": 0, "rows": None}
+
     def encode_users(start, stop):
-        n_users = stop - start
-        return encode(
-            _candidate_frame(
-                builder,
-                columns,
-                users[start:stop],
-                candidates[np.zeros(n_users, dtype=np.intp)],
-                catalogue.iloc[np.repeat(item_rows[:1], n_users)],
-                profiles.iloc[profile_rows[start:stop]],
-                context,
+        """Encoded rows of ``users[start:stop]``, from groups of users encoded at once."""
+        if not encoded["start"] <= start < stop <= encoded["stop"]:
+            # One pipeline transform per group of blocks: with a large catalogue
+            # a block is a few users, and the transform's fixed cost would dominate.
+            end = min(len(users), max(stop, start + _USERS_PER_ENCODING))
+            n_users = end - start
+            encoded.update(
+                start=start,
+                stop=end,
+                rows=encode(
+                    _candidate_frame(
+                        builder,
+                        columns,
+                        users[start:end],
+                        candidates[np.zeros(n_users, dtype=np.intp)],
+                        catalogue.iloc[np.repeat(item_rows[:1], n_users)],
+                        profiles.iloc[profile_rows[start:end]],
+                        context,
+                    )
+                ),
             )
-        )
+        first = encoded["start"]
+        return encoded["rows"].iloc[start - first : stop - first]
 
     hook = getattr(estimator, "_pairwise_scorer", None)
     classes = getattr(model, "classes_", None)
@@ -437,7 +600,13 @@ def _pair_scorer(
 
         def scores(start, stop):
             n_users = stop - start
-            block = np.asarray(score_block(encode_users(start, stop)), dtype=np.float64)
+            block = np.asarray(score_block(encode_users(start, stop)))
+            # float32 -> float64 is exact: ranking in float32 gives the same order
+            # and ties, with half the memory; the kept scores are reported as float64.
+            if block.dtype not in (np.float32, np.float64):
+                block = block.astype(np.float64)
+            elif not block.flags.writeable:
+                block = block.copy()
             if block.shape != (n_users, n_items):
                 raise ValueError(
                     f"recommend: {type(estimator).__name__}._pairwise_scorer returned "
@@ -450,25 +619,18 @@ def _pair_scorer(
 
     item_arrays = [column.to_numpy() for _, column in items_encoded.items()]
 
-    def pair_scores(start, stop, u_all, i_all, batch_size):
-        """Scores of the ``(user offset, item offset)`` pairs of one block."""
+    def pair_scores(start, stop, u, i):
+        """Scores of the pairs ``(users[start:stop][u], candidates[i])``."""
         users_encoded = encode_users(start, stop)
-        user_arrays = [column.to_numpy() for _, column in users_encoded.items()]
-        out = np.empty(len(u_all), dtype=np.float64)
-        for lo in range(0, len(u_all), batch_size):
-            u, i = u_all[lo : lo + batch_size], i_all[lo : lo + batch_size]
-            frame = pd.DataFrame(
-                {
-                    name: (item_arrays[j][i] if item_side[j] else user_arrays[j][u])
-                    for j, name in enumerate(users_encoded.columns)
-                },
-                columns=users_encoded.columns,
-            )
-            frame.attrs = dict(users_encoded.attrs)
-            out[lo : lo + batch_size] = np.asarray(estimator.predict_proba(frame))[
-                :, positive
-            ]
-        return out
+        frame = pd.DataFrame(
+            {
+                name: (item_arrays[j][i] if item_side[j] else column.to_numpy()[u])
+                for j, (name, column) in enumerate(users_encoded.items())
+            },
+            columns=users_encoded.columns,
+        )
+        frame.attrs = dict(users_encoded.attrs)
+        return np.asarray(estimator.predict_proba(frame))[:, positive]
 
     return "pairs", pair_scores
 
