@@ -47,6 +47,7 @@ from sklearn.pipeline import make_pipeline
 
 import keras  # noqa: E402  (after skrec on purpose)
 import tensorflow as tf  # noqa: E402
+from _report import load_average  # noqa: E402  (benchmarks/_report.py)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "ml-100k"
@@ -210,11 +211,6 @@ class NegativeSampler:
 
 
 # --------------------------------------------------------------------- main
-def _load():
-    try:
-        return "/".join(f"{v:.1f}" for v in os.getloadavg())
-    except OSError:  # pragma: no cover - not on every platform
-        return "n/a"
 
 
 def parse_args(argv=None):
@@ -260,7 +256,7 @@ def main(argv=None):
     print(
         f"       skrec {skrec.__version__} | tensorflow {tf.__version__} | "
         f"keras {keras.__version__} | python {platform.python_version()} | "
-        f"{os.cpu_count()} CPUs, load average {_load()} at start"
+        f"{os.cpu_count()} CPUs, load average {load_average()} at start"
     )
 
     # Evaluation candidates, fixed once for every model.
@@ -368,7 +364,7 @@ def main(argv=None):
           "sampling, fit);")
     print(f"       plain time is model.fit only (its numpy sampling took "
           f"{statistics.median(sampling_s):.2f} s/epoch more).")
-    print(f"       load average {_load()} at the end; "
+    print(f"       load average {load_average()} at the end; "
           f"total wall time {time.perf_counter() - started:.0f} s")
 
 

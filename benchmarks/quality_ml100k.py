@@ -54,6 +54,7 @@ from skrec import FeatureBuilder, load_movielens, make_interactions
 from skrec.metrics import make_ranking_scorer
 from skrec.model_selection import LeaveLatestOut, UserHoldout
 from skrec.models import EASEClassifier, NCFClassifier, PopularityClassifier
+from _report import print_table  # noqa: E402  (benchmarks/_report.py)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "ml-100k"
@@ -228,15 +229,6 @@ def run_p2(X, y, models, n_seeds):
     print_table(header, rows)
 
 
-def print_table(header, rows):
-    """Print a Markdown table."""
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    line = lambda cells: "| " + " | ".join(  # noqa: E731
-        str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
-    print(line(header))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        print(line(row))
 
 
 def parse_args(argv=None):

@@ -62,6 +62,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 
 import skrec  # noqa: E402
 from skrec import FeatureBuilder, load_movielens, make_interactions, recommend  # noqa: E402
+from _report import cpus, load_average, print_table  # noqa: E402  (benchmarks/_report.py)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "ml-100k"
@@ -195,30 +196,10 @@ def summary(label, latencies, wall_s, errors, direct_p50):
             f"{len(latencies) / wall_s:,.0f}", ratio, str(errors)]
 
 
-def print_table(header, rows):
-    """Print a Markdown table."""
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    line = lambda cells: "| " + " | ".join(  # noqa: E731
-        str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
-    print(line(header))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        print(line(row))
 
 
-def _load():
-    try:
-        return "/".join(f"{v:.1f}" for v in os.getloadavg())
-    except OSError:  # pragma: no cover - not on every platform
-        return "n/a"
 
 
-def _cpus():
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on every platform
-        usable = os.cpu_count()
-    return f"{os.cpu_count()} CPUs ({usable} usable by this process)"
 
 
 def parse_args(argv=None):
@@ -254,7 +235,7 @@ def main(argv=None):
     rng = np.random.default_rng(SEED)
     users = rng.choice(np.asarray(builder.user_vocabulary_), size=args.requests).tolist()
     print(f"model: {description} ({'load' if args.model else 'fit'} {fit_s:.1f} s)")
-    print(f"machine: {_cpus()}, load average {_load()} at start; "
+    print(f"machine: {cpus()}, load average {load_average()} at start; "
           f"{platform.processor() or platform.machine()}")
     print(f"         skrec {skrec.__version__} | tensorflow {tf.__version__} | "
           f"keras {keras.__version__} | python {platform.python_version()}")

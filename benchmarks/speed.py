@@ -92,6 +92,7 @@ from skrec.models._inputs import input_name  # the Keras input name of a column
 
 import keras  # noqa: E402  (after skrec on purpose)
 import tensorflow as tf  # noqa: E402
+from _report import cpus, load_average, print_table  # noqa: E402  (benchmarks/_report.py)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "ml-100k"
@@ -290,32 +291,10 @@ def run_model(name, X_train, y_train, all_users, n_epochs):
     return result
 
 
-def print_table(header, rows):
-    """Print a Markdown table."""
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells):
-        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
-
-    print(line(header))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        print(line(row))
 
 
-def _load():
-    try:
-        return "/".join(f"{v:.1f}" for v in os.getloadavg())
-    except OSError:  # pragma: no cover - not on every platform
-        return "n/a"
 
 
-def _cpus():
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on every platform
-        usable = os.cpu_count()
-    return f"{os.cpu_count()} CPUs ({usable} usable by this process)"
 
 
 def parse_args(argv=None):
@@ -353,7 +332,7 @@ def main(argv=None):
     print(f"      P1 train: UserHoldout(test_size=0.25, random_state={SPLIT_SEED}) -> "
           f"{len(X_train):,} positives + {NEGATIVES} sampled negatives each "
           f"= {len(X_train) * (1 + NEGATIVES):,} examples/epoch")
-    print(f"machine: {_cpus()}, load average {_load()} at start; "
+    print(f"machine: {cpus()}, load average {load_average()} at start; "
           f"{platform.processor() or platform.machine()}")
     print(f"         skrec {skrec.__version__} | tensorflow {tf.__version__} | "
           f"keras {keras.__version__} | python {platform.python_version()}")
@@ -389,7 +368,7 @@ def main(argv=None):
             print(f"       {r['label']}: {r['examples']} users, {r['interactions']:,} "
                   f"interactions per epoch -> {r['interactions'] / r['epoch_s']:,.0f} "
                   "interactions/s through skrec.")
-    print(f"       load average {_load()} at the end; total wall time "
+    print(f"       load average {load_average()} at the end; total wall time "
           f"{time.perf_counter() - started:.0f} s")
     return 0
 

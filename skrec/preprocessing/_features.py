@@ -317,8 +317,8 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
                 )
         for col, side in ordered:
             if col not in categorical:
-                values = as_numeric(frame, col, who=self._who)
-                self.numeric_stats_[col] = self._numeric_stats(col, values)
+                values, missing = self._numeric_column(frame, col, fitting=True)
+                self.numeric_stats_[col] = self._numeric_stats(values, missing)
                 schema.append(self._entry(col, "numeric", side, None))
         self._boolean_specs = self._resolve_booleans(frame, sides)
         for name, (_, _, _, side) in self._boolean_specs.items():
@@ -462,7 +462,6 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             "missing": {col: 0 for col, _ in ordered if col not in categorical},
             "sample": {col: Reservoir() for col, _ in ordered if col not in categorical},
             "n_rows": 0,
-            "pairs": [],
             "fingerprint": None,
         }
         self._boolean_specs = self._resolve_booleans(frame, sides)
@@ -489,14 +488,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
                 chunk = pd.concat([counts, chunk]).groupby(level=0, sort=False).sum()
             state["counts"][col] = chunk
         for col, moments in state["moments"].items():
-            values = as_numeric(frame, col, who=self._who)
-            missing = np.isnan(values)
-            if missing.any() and self.numeric_missing == "error":
-                raise ValueError(
-                    f"{self._who}: column {col!r} has {int(missing.sum())} missing "
-                    "value(s); pass numeric_missing='median' (or 'mean', 'zero') or "
-                    "fill the data."
-                )
+            values, missing = self._numeric_column(frame, col)
             present = values[~missing]
             moments.update(present)
             state["missing"][col] += int(missing.sum())
@@ -657,9 +649,11 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             )
         return set(declared)
 
-    def _numeric_stats(self, col, values):
+    def _numeric_column(self, frame, col, *, fitting=False):
+        """``(values, missing)`` of a numeric column, under the missing-value policy."""
+        values = as_numeric(frame, col, who=self._who)
         missing = np.isnan(values)
-        if missing.all():
+        if fitting and missing.all():
             raise ValueError(
                 f"{self._who}: numeric column {col!r} has only missing values; "
                 "drop it from the features or fill it before fitting."
@@ -670,6 +664,9 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
                 "value(s); pass numeric_missing='median' (or 'mean', 'zero') or "
                 "fill the data."
             )
+        return values, missing
+
+    def _numeric_stats(self, values, missing):
         present = values[~missing]
         fill = {
             "median": np.median(present),
@@ -933,14 +930,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         for col, categories in self.categories_.items():
             out[col] = categories.get_indexer(frame[col]) + 1
         for col, stats in self.numeric_stats_.items():
-            values = as_numeric(frame, col, who=self._who)
-            missing = np.isnan(values)
-            if missing.any() and self.numeric_missing == "error":
-                raise ValueError(
-                    f"{self._who}: column {col!r} has {int(missing.sum())} missing "
-                    "value(s); pass numeric_missing='median' (or 'mean', 'zero') "
-                    "or fill the data."
-                )
+            values, missing = self._numeric_column(frame, col)
             values = np.where(missing, stats["fill"], values)
             out[col] = (values - stats["mean"]) / stats["scale"]
         for name, (column, op, value, _) in self._boolean_specs.items():

@@ -523,26 +523,11 @@ def _global_statistics(values, statistics):
     return table.reshape(len(statistics), values.shape[1])
 
 
+
+
 def _group_statistics(values, keys, statistics, labels, kind):
     """Per-group statistics: index = group ids, columns = (label, statistic)."""
-    data = pd.DataFrame(values)
-    if statistics == ("max_abs",):
-        data = data.abs()
-    grouped = data.groupby(keys, sort=False)
-    if statistics == ("mean", "std"):
-        mean = grouped.mean()
-        count = grouped.size().to_numpy()[:, None]
-        blocks = [mean, _std(grouped.var(ddof=0).to_numpy(), mean.to_numpy(), count)]
-    else:
-        blocks = [grouped.max()]
-    groups = blocks[0].index.rename(kind)
-    # Interleave so that the columns read (label, statistic), label by label.
-    table = np.stack([np.asarray(block, dtype=np.float64) for block in blocks], axis=2)
-    return pd.DataFrame(
-        table.reshape(len(groups), -1),
-        index=groups,
-        columns=pd.MultiIndex.from_product([labels, list(statistics)]),
-    )
+    return _finish(_accumulate(values, keys, statistics), statistics, labels, kind)
 
 
 def _accumulate(values, keys, statistics):
