@@ -37,6 +37,7 @@ def fitted(small_xy):
     [
         (lambda: TwoTowerClassifier(epochs=1, random_state=0), 0),
         (lambda: CNNClassifier(epochs=1, random_state=0), 3),
+        (lambda: CNNClassifier(history_dropout=0.5, epochs=1, random_state=0), 3),
         (EASEClassifier, 0),
     ],
 )

@@ -3,7 +3,7 @@
 from .._tf import keras
 from ._base import DeepRecommenderClassifier
 from ._params import check_bool, check_int, check_non_negative, check_rate
-from ._sequence import SequencePairwiseMixin, check_has_history, score_item
+from ._sequence import HistoryDropout, SequencePairwiseMixin, check_has_history, score_item
 
 
 class GRUClassifier(SequencePairwiseMixin, DeepRecommenderClassifier):
@@ -42,6 +42,12 @@ class GRUClassifier(SequencePairwiseMixin, DeepRecommenderClassifier):
         Size of each categorical side-feature embedding.
     dropout : float, default=0.0
         Dropout rate on the history embeddings and on the GRU state.
+    history_dropout : float, default=0.0
+        Fraction of the training rows (drawn anew each batch) whose GRU state
+        is zeroed before it meets the user embedding, so that those rows are
+        scored from the user and the item alone; at prediction every row
+        uses its history. See :class:`CNNClassifier` (Notes) for when to
+        raise it. Needs ``use_user=True``.
     l2 : float, default=0.0
         L2 penalty on the embeddings and on the kernels.
     negative_ratio : int, default=0
@@ -114,6 +120,7 @@ class GRUClassifier(SequencePairwiseMixin, DeepRecommenderClassifier):
         share_item_embedding=True,
         feature_embedding_dim=8,
         dropout=0.0,
+        history_dropout=0.0,
         l2=0.0,
         negative_ratio=0,
         optimizer="adam",
@@ -140,6 +147,7 @@ class GRUClassifier(SequencePairwiseMixin, DeepRecommenderClassifier):
         self.share_item_embedding = share_item_embedding
         self.feature_embedding_dim = feature_embedding_dim
         self.dropout = dropout
+        self.history_dropout = history_dropout
         self.l2 = l2
 
     def _fit(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
@@ -155,6 +163,14 @@ class GRUClassifier(SequencePairwiseMixin, DeepRecommenderClassifier):
         for name in ("embedding_dim", "units", "feature_embedding_dim"):
             check_int(who, name, getattr(self, name), 1)
         check_rate(who, "dropout", self.dropout)
+        check_rate(who, "history_dropout", self.history_dropout)
+        if self.history_dropout > 0 and not self.use_user:
+            raise ValueError(
+                f"{who}: history_dropout={self.history_dropout!r} hides the history "
+                "of some rows so that the user embedding scores them alone, but "
+                "use_user=False has no user embedding; set use_user=True or "
+                "history_dropout=0."
+            )
         check_non_negative(who, "l2", self.l2)
         for name in ("use_user", "share_item_embedding"):
             check_bool(who, name, getattr(self, name))
@@ -184,6 +200,8 @@ class GRUClassifier(SequencePairwiseMixin, DeepRecommenderClassifier):
         )(sequence, mask=present)
         if self.dropout > 0:
             state = keras.layers.Dropout(self.dropout, name="state_dropout")(state)
+        if self.history_dropout > 0:
+            state = HistoryDropout(self.history_dropout, name="history_row_dropout")(state)
         if self.use_user:
             n_users, user = features.user
             user_vector = keras.layers.Embedding(

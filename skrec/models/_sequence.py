@@ -21,6 +21,51 @@ def check_has_history(who, X):
         )
 
 
+@keras.saving.register_keras_serializable(package="skrec")
+class HistoryDropout(keras.layers.Layer):
+    """Hide the history of a random fraction of the rows while training.
+
+    During training each row's input (its sequence features) is zeroed with
+    probability ``rate``, whole, and kept unscaled otherwise; at prediction
+    the input passes unchanged. A row whose history is hidden is scored from
+    its user embedding and item alone, so that path learns to rank on its
+    own instead of leaning on the user's most recent items (see
+    :class:`~skrec.models.CNNClassifier`'s ``history_dropout``).
+
+    Unlike :class:`keras.layers.Dropout` it does not rescale the kept rows:
+    the next layer sees either the real features or none, never an inflated
+    copy, which at ``rate=0.9`` would be ten times larger while training than
+    at prediction.
+
+    Parameters
+    ----------
+    rate : float
+        Probability, in [0, 1), that a row's input is zeroed while training.
+    seed : int or None, default=None
+        Seed of the layer's draws (None: drawn from Keras' global seed, as
+        :class:`keras.layers.Dropout` does).
+    """
+
+    def __init__(self, rate, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = float(rate)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=None):
+        if not training or self.rate == 0:
+            return inputs
+        shape = (keras.ops.shape(inputs)[0],) + (1,) * (len(inputs.shape) - 1)
+        draws = keras.random.uniform(shape, seed=self.seed_generator)
+        return inputs * keras.ops.cast(draws >= self.rate, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
 def score_item(estimator, features, query, item_vector, regularizer):
     """Sigmoid of ``query . item_vector + item bias + MLP(side features)``."""
     n_items, item = features.item

@@ -175,6 +175,7 @@ def test_input_without_history_is_refused_with_the_fix(log_xy):
         ({"max_filter_height": 0}, "max_filter_height=0 must be an integer >= 1"),
         ({"vertical_filters": -1}, "vertical_filters=-1 must be an integer >= 0"),
         ({"dropout": 1.0}, r"dropout=1.0 must be a number in \[0, 1\)"),
+        ({"history_dropout": -0.1}, r"history_dropout=-0.1 must be a number in \[0, 1\)"),
         ({"l2": -0.1}, "l2=-0.1 must be a number >= 0"),
         ({"batch_norm": "yes"}, "batch_norm='yes' must be True or False"),
         ({"negative_ratio": -1}, "negative_ratio=-1 is invalid"),
@@ -199,6 +200,11 @@ def test_options_change_the_network(ring):
     assert {"horizontal_1", "horizontal_2", "item_embedding"} <= names
     assert not names & {"horizontal_3", "vertical", "dense_bn", "conv_dropout"}
     assert "history_embedding" not in names  # the history reads item_embedding
+    assert "history_row_dropout" not in names  # history_dropout=0 adds no layer
+    model = _network(CNNClassifier(history_dropout=0.9), Xt)
+    hide = model.get_layer("history_row_dropout")
+    assert hide.rate == 0.9
+    assert hide.output is model.get_layer("sequence_and_user").input[0]
 
 
 def _network(clf, Xt):

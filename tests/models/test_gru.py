@@ -169,6 +169,11 @@ def test_input_without_history_is_refused_with_the_fix(log_xy):
         ({"units": 2.5}, "units=2.5 must be an integer >= 1"),
         ({"feature_embedding_dim": True}, "feature_embedding_dim=True must be an integer >= 1"),
         ({"dropout": 1.0}, r"dropout=1.0 must be a number in \[0, 1\)"),
+        ({"history_dropout": 1}, r"history_dropout=1 must be a number in \[0, 1\)"),
+        (
+            {"history_dropout": 0.5, "use_user": False},
+            r"history_dropout=0.5 .* use_user=False has no user embedding; set use_user=True",
+        ),
         ({"l2": -0.1}, "l2=-0.1 must be a number >= 0"),
         ({"use_user": "yes"}, "use_user='yes' must be True or False"),
         ({"share_item_embedding": None}, "share_item_embedding=None must be True or False"),
@@ -189,6 +194,10 @@ def test_options_change_the_network(ring):
     assert {"history_embedding", "history_dropout", "state_dropout"} <= names
     assert "user_embedding" not in names and "state_and_user" not in names
     assert model.get_layer("sequence_vector").input.shape == (None, 8)
+    model = _network(GRUClassifier(history_dropout=0.9), Xt)
+    hide = model.get_layer("history_row_dropout")
+    assert hide.rate == 0.9
+    assert hide.output is model.get_layer("state_and_user").input[0]
 
 
 def _network(clf, Xt):

@@ -1,4 +1,4 @@
-"""What CNNClassifier and GRUClassifier share: recommend's one-product fast path."""
+"""What CNNClassifier and GRUClassifier share: recommend's fast path, history dropout."""
 
 import numpy as np
 import pandas as pd
@@ -9,7 +9,8 @@ from skrec import FeatureBuilder, make_interactions
 from skrec._recommend import recommend
 from skrec.models._cnn import CNNClassifier
 from skrec.models._gru import GRUClassifier
-from skrec.models._sequence import SequencePairwiseMixin
+from skrec._tf import keras
+from skrec.models._sequence import HistoryDropout, SequencePairwiseMixin
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +71,28 @@ def test_side_features_decline_the_fast_path(data):
     X, _ = data
     assert pipe[-1]._pairwise_scorer(pipe[:-1].transform(X.head(5))) is None
     assert len(recommend(pipe, X["user_id"].unique()[:3], k=5)) == 15
+
+
+def test_history_dropout_hides_whole_rows_unscaled_and_only_in_training():
+    x = np.arange(1, 4001, dtype="float32").reshape(1000, 4) / 4000
+    layer = HistoryDropout(0.7, seed=3)
+    out = keras.ops.convert_to_numpy(layer(x, training=True))
+    hidden = (out == 0).all(axis=1)
+    assert 0.65 < hidden.mean() < 0.75
+    np.testing.assert_array_equal(out[~hidden], x[~hidden])  # kept rows: not rescaled
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x, training=False)), x)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x)), x)
+    clone = HistoryDropout.from_config(layer.get_config())
+    assert (clone.rate, clone.seed) == (0.7, 3)
+
+
+@pytest.mark.parametrize("cls", [CNNClassifier, GRUClassifier], ids=["cnn", "gru"])
+def test_history_dropout_is_seeded_and_off_at_prediction(data, cls):
+    X, _ = data
+    make = lambda: cls(history_dropout=0.5, negative_ratio=2, epochs=2, random_state=0)  # noqa: E731
+    first, second = _fit(data, make()), _fit(data, make())
+    proba = first.predict_proba(X.head(200))
+    np.testing.assert_array_equal(proba, second.predict_proba(X.head(200)))
+    np.testing.assert_array_equal(proba, first.predict_proba(X.head(200)))
+    other = _fit(data, cls(negative_ratio=2, epochs=2, random_state=0))
+    assert not np.allclose(proba, other.predict_proba(X.head(200)))
