@@ -19,7 +19,8 @@ Protocol
 - skrec: ``make_pipeline(FeatureBuilder(<ids only>[, history_length=20]),
   model)`` with the settings of ``quality_ml100k.py`` (4 sampled negatives per
   positive, batch 256, adam 1e-3, l2 1e-5; CNN and GRU in batches of 1024 at
-  adam 1e-2 with history dropout 0.9; the autoencoder with l2 1e-2).
+  adam 1e-2 with history dropout 0.9, the GRU with its own history table; the
+  autoencoder with l2 1e-2).
   The FeatureBuilder is fitted once; the classifier then trains one epoch per
   ``partial_fit`` call, timed whole (input validation, negative sampling,
   building the tf.data batches and ``fit``); epoch 1 also builds the network
@@ -123,7 +124,8 @@ def make_model(name):
         "cnn": (f"CNN / Caser (last {HISTORY_LENGTH}, batch {SEQUENCE_BATCH_SIZE})",
                 HISTORY_LENGTH, lambda: CNNClassifier(**sequence)),
         "gru": (f"GRU4Rec (last {HISTORY_LENGTH}, batch {SEQUENCE_BATCH_SIZE})",
-                HISTORY_LENGTH, lambda: GRUClassifier(**sequence)),
+                HISTORY_LENGTH,
+                lambda: GRUClassifier(share_item_embedding=False, **sequence)),
         "ae": ("autoencoder (Mult-DAE)", 0,
                lambda: AutoencoderClassifier(l2=1e-2, epochs=1, random_state=SEED)),
     }[name]
