@@ -7,7 +7,12 @@ this script measures, on the MovieLens-100k P1 training set:
    in plain Keras, and the ratio skrec / plain;
 2. **the time of one skrec training epoch**, against the goal of issue 4:
    under 30 s per epoch on 2 cores for every model (PASS / FAIL);
-3. **the time of ``skrec.recommend``** top-10 for every user
+3. **the time of prediction**: the fitted network on the encoded training
+   rows (the training users' vectors for the autoencoder) through skrec's
+   prediction path (a private single-threaded session per batch, batches
+   side by side: ``skrec.models._inference``) against one ``tf.function`` in
+   the process's thread pools on the same batches, and the ratio;
+4. **the time of ``skrec.recommend``** top-10 for every user
    (``exclude_seen=True``) with the fitted pipeline: the first call (which
    traces the prediction graph) and a second call, reported apart.
 
@@ -89,6 +94,7 @@ from skrec.models import (
     WideDeepClassifier,
 )
 from skrec.models._autoencoder import MultinomialLogLikelihood
+from skrec.models._inference import batched_predict  # skrec's prediction path
 from skrec.models._inputs import input_name  # the Keras input name of a column
 
 import keras  # noqa: E402  (after skrec on purpose)
@@ -283,6 +289,10 @@ def run_model(name, X_train, y_train, all_users, n_epochs):
         sampling_s=statistics.median(sampling_s),
         examples=n_skrec, interactions=interactions,
     )
+    result.update(predict_speed(clf, Xt))
+    print(f"  {name:<9} predict {result['predict_rows']:,} rows: skrec "
+          f"{result['predict_s']:.3f} s, process-pool tf.function "
+          f"{result['predict_pool_s']:.3f} s ({result['predict_ratio']:.2f}x)", flush=True)
     for key in ("rec_first_s", "rec_second_s"):
         t0 = time.perf_counter()
         recs = recommend(pipe, all_users, k=K, exclude_seen=True)
@@ -298,6 +308,47 @@ def run_model(name, X_train, y_train, all_users, n_epochs):
 
 
 
+
+
+def predict_speed(clf, Xt, repeats=5):
+    """skrec's prediction path against a ``tf.function`` in the process's pools.
+
+    Both run the fitted network on the same encoded inputs in batches of
+    ``predict_batch_size``: skrec through its private single-threaded
+    session (``skrec.models._inference``, batches side by side), the other
+    through one ``tf.function`` with an unknown batch dimension in the
+    process's thread pools (skrec's path before issue 19). Interleaved;
+    the median of the per-repeat ratios (skrec time / pool time).
+    """
+    if isinstance(clf, AutoencoderClassifier):  # the network reads user vectors
+        users = np.flatnonzero(np.diff(clf.user_items_.indptr))
+        inputs = clf.user_items_[users].toarray().astype(np.float32)
+    else:
+        inputs = clf.feature_encoder_.transform(Xt)
+    arrays = inputs if isinstance(inputs, dict) else {None: inputs}
+    specs = {key: tf.TensorSpec((None, *value.shape[1:]), tf.as_dtype(value.dtype))
+             for key, value in arrays.items()}
+    model, batch = clf.model_, clf.predict_batch_size
+    function = tf.function(lambda x: model(x, training=False),
+                           input_signature=[specs[None] if None in specs else specs])
+    n_rows = len(next(iter(arrays.values())))
+
+    def pool_path():
+        for start in range(0, n_rows, batch):
+            part = {key: value[start:start + batch] for key, value in arrays.items()}
+            np.asarray(function(part[None] if None in part else part))
+
+    times = {"skrec": [], "pool": []}
+    for _ in range(repeats + 1):  # the first repeat traces both: dropped
+        for key, run in (("skrec", lambda: batched_predict(model, inputs, batch)),
+                         ("pool", pool_path)):
+            t0 = time.perf_counter()
+            run()
+            times[key].append(time.perf_counter() - t0)
+    ratios = [a / b for a, b in zip(times["skrec"][1:], times["pool"][1:])]
+    return dict(predict_rows=n_rows, predict_s=statistics.median(times["skrec"][1:]),
+                predict_pool_s=statistics.median(times["pool"][1:]),
+                predict_ratio=statistics.median(ratios))
 
 
 def parse_args(argv=None):
@@ -348,7 +399,8 @@ def main(argv=None):
 
     print(f"\nresults ({args.epochs} epoch(s); goal: one skrec epoch < {GOAL_S:.0f} s)\n")
     header = ["model", "skrec /s", "plain Keras /s", "skrec/plain", "epoch 1 s",
-              "epoch s", f"< {GOAL_S:.0f} s", "recommend 1st s", "recommend 2nd s"]
+              "epoch s", f"< {GOAL_S:.0f} s", "predict s", "skrec/pool",
+              "recommend 1st s", "recommend 2nd s"]
     rows = []
     for r in results:
         unit = " users" if r["interactions"] is not None else ""
@@ -356,6 +408,7 @@ def main(argv=None):
             r["label"], f"{r['skrec_rate']:,.0f}{unit}", f"{r['plain_rate']:,.0f}{unit}",
             f"{r['ratio']:.2f}x", f"{r['first_s']:.1f}", f"{r['epoch_s']:.1f}",
             "PASS" if r["epoch_s"] < GOAL_S else "FAIL",
+            f"{r['predict_s']:.3f}", f"{r['predict_ratio']:.2f}x",
             f"{r['rec_first_s']:.2f}", f"{r['rec_second_s']:.2f}",
         ])
     print_table(header, rows)
@@ -366,6 +419,9 @@ def main(argv=None):
           f"{statistics.median(r['sampling_s'] for r in results):.2f} s/epoch);")
     print("       epoch s = median skrec epoch (epochs 2..N); epoch 1 also builds "
           "the network and traces the graph.")
+    print("       predict s = skrec's prediction of the training rows (users for the "
+          "autoencoder) in batches of predict_batch_size; skrec/pool = its time over a "
+          "tf.function in the process's thread pools on the same batches (median of 5).")
     for r in results:
         if r["interactions"] is not None:
             print(f"       {r['label']}: {r['examples']} users, {r['interactions']:,} "

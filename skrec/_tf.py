@@ -5,6 +5,14 @@ descriptor 2 while it is imported, before any Python-level setting can silence
 them; ``TF_CPP_MIN_LOG_LEVEL`` no longer covers them. We point descriptor 2 at
 a temporary file for the duration of the import and replay it only if the
 import fails, so genuine errors are never hidden.
+
+We also set ``TF_OVERRIDE_GLOBAL_THREADPOOL=1`` (unless the environment sets
+it): TensorFlow then gives each session its own intra-op thread pool instead
+of the process-wide one, which lets predictions run single-threaded kernels
+whatever the process's thread settings (:mod:`skrec.models._inference`).
+TensorFlow reads the variable when it starts its runtime (the first
+operation), so it has no effect when TensorFlow ran before skrec was
+imported: ``STARTED_BEFORE_SKREC`` records that case (predictions warn).
 """
 
 import contextlib
@@ -13,6 +21,26 @@ import sys
 import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _runtime_started():
+    """True when TensorFlow's eager runtime already runs in this process."""
+    if "tensorflow" not in sys.modules:
+        return False
+    try:
+        from tensorflow.python.eager import context
+    except ImportError:  # pragma: no cover - another TensorFlow layout
+        return True
+    return context.context()._context_handle is not None
+
+
+# True when TensorFlow ran before skrec could set the variable (a warning's cue).
+STARTED_BEFORE_SKREC = False
+if "TF_OVERRIDE_GLOBAL_THREADPOOL" not in os.environ:
+    if _runtime_started():
+        STARTED_BEFORE_SKREC = True
+    else:
+        os.environ["TF_OVERRIDE_GLOBAL_THREADPOOL"] = "1"
 
 
 @contextlib.contextmanager

@@ -1,5 +1,6 @@
 """The whole chain as ONE sklearn object: fit, tune, evaluate, deploy."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -83,7 +84,12 @@ def test_joblib_artifact_predicts_identically_in_a_fresh_process(split, fitted, 
         np.save({str(out_path)!r}, model.predict_proba(pd.read_pickle({str(data_path)!r})))
         """
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    # Other thread pools than this process's (one thread in a pytest-xdist
+    # worker): predictions must not depend on them (skrec.models._inference).
+    env = {**os.environ, "TF_NUM_INTRAOP_THREADS": "3", "TF_NUM_INTEROP_THREADS": "3"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env
+    )
     assert done.returncode == 0, done.stderr
     np.testing.assert_array_equal(np.load(out_path), expected)
     # The TensorFlow start-up flood stays out of the user's console.

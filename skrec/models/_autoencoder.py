@@ -14,7 +14,8 @@ from .._tf import keras, tf
 from ._base import DeepRecommenderClassifier
 from ._inputs import NUMERIC_INPUT, input_name
 from ._params import check_hidden_units, check_non_negative, check_rate, is_int
-from ._scikeras_compat import KerasClassifierCompat, batched_predict
+from ._inference import WeightSnapshot
+from ._scikeras_compat import KerasClassifierCompat
 
 # The data contract's interaction-strength column (see FeatureBuilder).
 _DEFAULT_STRENGTH = "user_behavior"
@@ -453,11 +454,12 @@ class AutoencoderClassifier(DeepRecommenderClassifier):
         unique, inverse = np.unique(users, return_inverse=True)
         order = np.argsort(inverse, kind="stable")
         block = self._users_per_block()
+        network = WeightSnapshot(self.model_)
         for start in range(0, len(unique), block):
             stop = min(start + block, len(unique))
             lo, hi = np.searchsorted(inverse[order], [start, stop])
             rows = order[lo:hi]
-            scores = self._user_item_proba(unique[start:stop])
+            scores = self._user_item_proba(unique[start:stop], network)
             proba[rows] = scores[inverse[rows] - start, items[rows]]
         return proba.reshape(-1, 1)
 
@@ -482,13 +484,14 @@ class AutoencoderClassifier(DeepRecommenderClassifier):
             with one row per user; only the user id column is read.
         """
         _, items = self._encode(item_rows)
+        network = WeightSnapshot(self.model_)
 
         def score(user_rows):
             users, _ = self._encode(user_rows)
             out = np.empty((len(users), len(items)), dtype=np.float64)
             block = self._users_per_block()
             for start in range(0, len(users), block):
-                scores = self._user_item_proba(users[start:start + block])
+                scores = self._user_item_proba(users[start:start + block], network)
                 out[start:start + block] = scores[:, items]
             return out
 
@@ -505,11 +508,14 @@ class AutoencoderClassifier(DeepRecommenderClassifier):
         batch = getattr(self, "predict__batch_size", self.predict_batch_size)
         return max(1, min(int(batch), cap)) if is_int(batch) and batch > 0 else cap
 
-    def _user_item_proba(self, users):
-        """``(len(users), n_items)`` probability that each item is drawn for each user."""
+    def _user_item_proba(self, users, network):
+        """``(len(users), n_items)`` probability that each item is drawn for each user.
+
+        ``network``: a :class:`WeightSnapshot` of ``model_``.
+        """
         vectors = self.user_items_[users]
-        logits = batched_predict(
-            self.model_, vectors.toarray().astype(np.float32), max(len(users), 1)
+        logits = network.predict(
+            vectors.toarray().astype(np.float32), max(len(users), 1)
         ).astype(np.float64)
         logits -= logits.max(axis=1, keepdims=True)
         log_pi = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))

@@ -36,16 +36,16 @@ scikit-learn:
    model's ``steps_per_execution`` (a training setting) and traces again for
    every new final-batch size: scoring 1.6 million candidate rows took 11 s
    with ``steps_per_execution=32`` against 1.3 s for the same batches through
-   one ``tf.function`` with an unknown batch dimension. Unless predict
-   callbacks or other ``predict__*`` arguments are given, we predict through
-   such a function, traced once per model and input signature.
+   one graph with an unknown batch dimension. Unless predict callbacks or
+   other ``predict__*`` arguments are given, we predict through such a graph,
+   traced once per model and input signature, which also makes predictions
+   independent of the process's thread settings (see
+   :mod:`skrec.models._inference`).
 8. Callbacks given to ``fit``. scikeras silently drops ``callbacks`` passed as
    a ``fit`` argument (``pipe.fit(X, y, model__callbacks=[...])``) and only
    runs those of the ``callbacks`` parameter, which are then pickled with
    the model. We run fit-argument callbacks for that call only.
 """
-
-import weakref
 
 import contextlib
 import random
@@ -58,6 +58,8 @@ from scikeras._utils import route_params  # noqa: E402
 from scikeras.wrappers import KerasClassifier  # noqa: E402
 from sklearn.exceptions import NotFittedError  # noqa: E402
 from sklearn.utils import ClassifierTags, TargetTags  # noqa: E402
+
+from ._inference import batched_predict  # noqa: E402
 
 try:  # where Keras 3 draws initial-weight seeds from (private; see seeded())
     from keras.src.random import seed_generator as _seed_generator  # noqa: E402
@@ -223,49 +225,6 @@ class KerasClassifierCompat(KerasClassifier):
         finally:
             for name in params:
                 delattr(self, name)
-
-
-_PREDICT_FUNCTIONS = weakref.WeakKeyDictionary()
-
-
-def batched_predict(model, X, batch_size):
-    """``model(X)`` in batches through one cached ``tf.function`` (workaround 7).
-
-    ``X`` is an array or a dict of arrays with the same number of rows. The
-    function is traced once per model and input signature (dtypes and
-    trailing shapes; the batch dimension is left unknown, so a short last
-    batch does not trace again).
-    """
-    arrays = X if isinstance(X, dict) else {None: X}
-    arrays = {key: np.asarray(value) for key, value in arrays.items()}
-    n_rows = len(next(iter(arrays.values())))
-    signature = tuple(
-        (key, value.dtype.str, value.shape[1:]) for key, value in sorted(
-            arrays.items(), key=lambda item: str(item[0])
-        )
-    )
-    cache = _PREDICT_FUNCTIONS.setdefault(model, {})
-    function = cache.get(signature)
-    if function is None:
-        specs = {
-            key: tf.TensorSpec((None, *value.shape[1:]), tf.as_dtype(value.dtype))
-            for key, value in arrays.items()
-        }
-        if None in specs:
-            specs = specs[None]
-        function = tf.function(
-            lambda inputs: model(inputs, training=False),
-            input_signature=[specs],
-            reduce_retracing=True,
-        )
-        cache[signature] = function
-    outputs = []
-    for start in range(0, n_rows, batch_size):
-        batch = {key: value[start:start + batch_size] for key, value in arrays.items()}
-        outputs.append(np.asarray(function(batch[None] if None in batch else batch)))
-    if not outputs:
-        return np.asarray(model.predict(X, verbose=0))
-    return np.concatenate(outputs)
 
 
 def _seed_of(random_state):

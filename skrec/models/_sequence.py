@@ -7,7 +7,7 @@ import numpy as np
 
 from .._tf import keras
 from ._inputs import HISTORY_INPUT, input_name, schema_of
-from ._scikeras_compat import batched_predict
+from ._inference import WeightSnapshot
 
 
 def check_has_history(who, X):
@@ -134,12 +134,12 @@ class SequencePairwiseMixin:
         item_bias = keras.ops.convert_to_numpy(
             model.get_layer("item_bias").embeddings
         )[items, 0]
-        network = _query_network(model, schema)
+        network = WeightSnapshot(_query_network(model, schema))
 
         def score(user_rows):
             inputs = self._encoded_inputs(user_rows)
-            needed = {name: inputs[name] for name in network.input}
-            query = batched_predict(network, needed, self.predict_batch_size)
+            needed = {name: inputs[name] for name in network.model.input}
+            query = network.predict(needed, self.predict_batch_size)
             logits = np.asarray(query, dtype=np.float32) @ item_vectors.T + item_bias
             return keras.ops.convert_to_numpy(keras.ops.sigmoid(logits))
 

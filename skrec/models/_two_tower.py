@@ -9,7 +9,7 @@ import numpy as np
 from .._tf import keras
 from ._base import DeepRecommenderClassifier
 from ._inputs import NUMERIC_INPUT, input_name
-from ._scikeras_compat import batched_predict
+from ._inference import WeightSnapshot
 
 # Which tower reads a column of each schema side; context describes the
 # request (who asks, when), so it belongs with the user.
@@ -342,20 +342,28 @@ class TwoTowerClassifier(DeepRecommenderClassifier):
         """
         item_vectors = self._tower_vectors("item", item_rows)
         score_layer = self.model_.get_layer("score")
+        user_tower = WeightSnapshot(
+            _tower_network(self.model_, self.input_schema_, "user")
+        )
 
         def score(user_rows):
-            user_vectors = self._tower_vectors("user", user_rows)
+            user_vectors = self._tower_vectors("user", user_rows, user_tower)
             logits = score_layer.pairwise(user_vectors, item_vectors)
             return keras.ops.convert_to_numpy(keras.ops.sigmoid(logits))
 
         return score
 
-    def _tower_vectors(self, tower, rows):
-        """Output of the ``tower`` ("user" or "item") for each row of ``rows``."""
+    def _tower_vectors(self, tower, rows, snapshot=None):
+        """Output of the ``tower`` ("user" or "item") for each row of ``rows``.
+
+        ``snapshot``: a :class:`WeightSnapshot` of that tower's network to
+        reuse (a caller scoring many blocks reads the weights once).
+        """
         inputs = self._encoded_inputs(rows)
-        network = _tower_network(self.model_, self.input_schema_, tower)
-        needed = {name: inputs[name] for name in network.input}
-        return batched_predict(network, needed, self.predict_batch_size)
+        if snapshot is None:
+            snapshot = WeightSnapshot(_tower_network(self.model_, self.input_schema_, tower))
+        needed = {name: inputs[name] for name in snapshot.model.input}
+        return snapshot.predict(needed, self.predict_batch_size)
 
 
 _TOWER_NETWORKS = weakref.WeakKeyDictionary()

@@ -9,6 +9,7 @@ unknown users and items, and a stated margin over the popularity baseline.
 """
 
 import functools
+import os
 import subprocess
 import sys
 import textwrap
@@ -166,7 +167,12 @@ def test_joblib_files_predict_identically_in_a_fresh_process(tmp_path):
             print(name, "ok")
         """
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    # Other thread pools than this process's (one thread in a pytest-xdist
+    # worker): predictions must not depend on them (skrec.models._inference).
+    env = {**os.environ, "TF_NUM_INTRAOP_THREADS": "3", "TF_NUM_INTEROP_THREADS": "3"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [w for n in NAMES for w in (n, "ok")]
     assert "oneDNN" not in done.stderr

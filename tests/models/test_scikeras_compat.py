@@ -109,7 +109,7 @@ def test_sparse_input_is_refused_with_sklearn_message():
 
 
 def test_fast_predict_matches_keras_predict_and_traces_once():
-    from skrec.models._scikeras_compat import _PREDICT_FUNCTIONS
+    from skrec.models._inference import _GRAPHS
 
     X, y = _ids_data(300)
     clf = NCFClassifier(epochs=1, random_state=0, predict_batch_size=64).fit(X, y)
@@ -117,12 +117,11 @@ def test_fast_predict_matches_keras_predict_and_traces_once():
     for n in (300, 131, 1):  # the short last batch must not trace again
         proba = clf.predict_proba(X[:n])
         np.testing.assert_allclose(proba[:, 1], reference[:n, 0], rtol=1e-5, atol=1e-6)
-    [function] = _PREDICT_FUNCTIONS[clf.model_].values()
-    assert function.experimental_get_tracing_count() == 1
+    assert len(_GRAPHS[clf.model_]) == 1  # one graph for every batch size
     # predict__* arguments other than batch_size fall back to keras.Model.predict
     fallback = NCFClassifier(epochs=1, random_state=0, predict__steps=1).fit(X, y)
     assert fallback.predict_proba(X[:10]).shape == (10, 2)
-    assert fallback.model_ not in _PREDICT_FUNCTIONS
+    assert fallback.model_ not in _GRAPHS
 
 
 def test_callbacks_given_to_fit_run_for_that_call_only():
