@@ -69,7 +69,6 @@ one run, not across runs.
 """
 
 import argparse
-import os
 import platform
 import statistics
 import sys

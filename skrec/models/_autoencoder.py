@@ -10,12 +10,14 @@ from scikeras.utils.transformers import ClassifierLabelEncoder
 from sklearn.exceptions import DataConversionWarning, NotFittedError
 from sklearn.utils.multiclass import type_of_target
 
-from .._tf import keras, tf
+from .._tf import keras
 from ._base import DeepRecommenderClassifier
 from ._inputs import NUMERIC_INPUT, input_name
 from ._params import check_hidden_units, check_non_negative, check_rate, is_int
 from ._inference import WeightSnapshot
 from ._scikeras_compat import KerasClassifierCompat
+from ._training import EarlyStoppingMonitor, hold_out_users, parse_scoring, user_rows_dataset
+from ..metrics._rank_counts import rank_metrics_at_k
 
 # The data contract's interaction-strength column (see FeatureBuilder).
 _DEFAULT_STRENGTH = "user_behavior"
@@ -249,8 +251,8 @@ class AutoencoderClassifier(DeepRecommenderClassifier):
         if self._validation_split() > 0:
             raise ValueError(
                 f"{who}: validation_split is not supported (it would split rows, "
-                "not users); evaluate on a held-out split with "
-                "skrec.model_selection instead."
+                "not users); pass early_stopping=True, which holds out a share of "
+                "some users' items, or evaluate on a split from skrec.model_selection."
             )
 
     def _check_target(self, y):
@@ -374,24 +376,70 @@ class AutoencoderClassifier(DeepRecommenderClassifier):
             "batch_size", getattr(self, "fit__batch_size", self.batch_size)
         )
         batch_size = 32 if batch_size is None else int(batch_size)
+        seed = self._seed
+        monitor = None
+        training = chunk[train_users]
+        if self._early_stopping_active(positive):
+            training, monitor = self._validation(training, seed)
         if batch_size == -1:
             batch_size = max(len(train_users), 1)
-        seed = self._seed
         rng = np.random.default_rng(None if seed is None else [seed, initial_epoch])
-        training = self.user_items_[train_users]
+        n_train = len(train_users)
+
+        def order():
+            return rng.permutation(n_train) if self.shuffle else np.arange(n_train)
+
+        dataset, clock = user_rows_dataset(training, order, batch_size)
         kwargs.update(batch_size=None, validation_split=0.0, shuffle=False)
-        for epoch in range(initial_epoch, initial_epoch + epochs):
-            order = rng.permutation(len(train_users)) if self.shuffle else slice(None)
-            KerasClassifierCompat._fit_keras_model(
-                self,
-                _user_batches(training[order], batch_size),
-                None,
-                sample_weight=None,
-                warm_start=warm_start or epoch > initial_epoch,
-                epochs=1,
-                initial_epoch=epoch,
-                **kwargs,
-            )
+        callbacks = [clock] + ([monitor] if monitor else [])
+        callbacks += list(kwargs.pop("callbacks", None) or [])
+        KerasClassifierCompat._fit_keras_model(
+            self, dataset, None, sample_weight=None, warm_start=warm_start, epochs=epochs,
+            initial_epoch=initial_epoch, callbacks=callbacks, **kwargs,
+        )
+        self._record_epochs(monitor, initial_epoch)
+
+    def _validation(self, training, seed):
+        """Hold out a share of some users' items: ``(training matrix, monitor)``.
+
+        The held-out entries leave the training vectors (and come back in
+        ``user_items_`` for prediction); after each epoch the monitor ranks
+        every item from each validation user's remaining vector.
+        """
+        who = type(self).__name__
+        coo = training.tocoo()
+        rng = np.random.default_rng(None if seed is None else [seed, 1])
+        held = hold_out_users(who, coo.row.astype(np.int64), np.ones(coo.nnz, bool),
+                              self.validation_fraction, rng)
+        kept = sp.csr_matrix(
+            (coo.data[~held], (coo.row[~held], coo.col[~held])), shape=training.shape
+        )
+        users = np.unique(coo.row[held])
+        relevant = sp.csr_matrix(
+            (np.ones(int(held.sum()), np.int8),
+             (np.searchsorted(users, coo.row[held]), coo.col[held])),
+            shape=(len(users), training.shape[1]),
+        )
+        inputs = kept[users]
+        excluded = (inputs != 0).astype(np.int8).tolil()
+        excluded[:, 0] = 1  # the unknown item is no candidate
+        excluded = excluded.tocsr()
+        metric, k = parse_scoring(who, self.scoring)
+
+        def score(model, logs):
+            logits = WeightSnapshot(model).predict(
+                inputs.toarray().astype(np.float32), 8192
+            ).astype(np.float64)
+            if metric == "loss":  # the multinomial likelihood of the held-out items
+                logits -= logits.max(axis=1, keepdims=True)
+                log_pi = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+                return float(np.asarray(relevant.multiply(log_pi).sum()) / relevant.nnz)
+            ndcg, recall = rank_metrics_at_k(logits, relevant, k, excluded)
+            return float(np.nanmean(ndcg if metric == "ndcg" else recall))
+
+        monitor = EarlyStoppingMonitor(score, self.n_iter_no_change, self.tol,
+                                       verbose=self.verbose)
+        return kept, monitor
 
     def _fit_strength(self, schema, X, positive):
         """Resolve the strength column and learn its statistics on the positives."""
@@ -568,28 +616,3 @@ def _max_of(old, new):
     merged = old.maximum(new).tocsr().astype(np.float32)
     merged.sort_indices()
     return merged
-
-
-def _user_batches(matrix, batch_size):
-    """``tf.data.Dataset`` of ``(x, x)`` dense batches of the rows of a CSR matrix.
-
-    Densified batch by batch, so memory holds one batch of users, not all.
-    """
-    coo = matrix.tocoo()
-    sparse = tf.SparseTensor(
-        indices=np.column_stack([coo.row, coo.col]).astype(np.int64),
-        values=coo.data.astype(np.float32),
-        dense_shape=np.asarray(coo.shape, dtype=np.int64),
-    )
-    sparse = tf.sparse.reorder(sparse)
-
-    def dense(batch):
-        values = tf.sparse.to_dense(batch)
-        return values, values
-
-    return (
-        tf.data.Dataset.from_tensor_slices(sparse)
-        .batch(batch_size)
-        .map(dense)
-        .prefetch(2)
-    )

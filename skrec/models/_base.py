@@ -24,6 +24,17 @@ from ._inputs import (
     schema_of,
 )
 from ._scikeras_compat import KerasClassifierCompat
+from ._training import (
+    AUTO_EARLY_STOPPING_ROWS,
+    EarlyStoppingMonitor,
+    EpochSampler,
+    RankingValidation,
+    batched_dataset,
+    epoch_dataset,
+    hold_out_users,
+    item_tables,
+    parse_scoring,
+)
 
 
 class DeepRecommenderClassifier(KerasClassifierCompat):
@@ -83,12 +94,51 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
         ``distribute=None`` and warns if it is trained again without
         ``set_params(distribute=...)``. ``"mirrored"`` is pickled as it is.
         None: one device.
+    early_stopping : "auto", bool, default="auto"
+        Hold out a per-user share of the training positives, score it after
+        every epoch and stop when ``n_iter_no_change`` epochs in a row do not
+        beat the best score by more than ``tol``; the best epoch's weights
+        are kept, so ``epochs`` is an upper bound. ``"auto"``: on when the
+        training data has at least 10,000 positives. :meth:`partial_fit`
+        never stops early (it trains one epoch).
+    validation_fraction : float, default=0.1
+        Share of each validation user's positives held out (rounded at
+        random, so every user gives this share on average, and keeps at
+        least one positive for training). The validation users are those
+        with two positives or more, at most 1,000 of them (a random sample,
+        fixed for the fit): their held-out rows are never trained on, and
+        never drawn as negatives. At least two users must get held-out rows.
+    n_iter_no_change : int, default=5
+        Epochs without an improvement before stopping (scikit-learn's
+        ``MLPClassifier`` waits 10; an epoch of a recommender costs more,
+        and 5 outlasts the epoch-to-epoch noise of NDCG@20 over 1,000 users).
+    tol : float, default=1e-4
+        Gain of the validation score that counts as an improvement.
+    scoring : str, default="ndcg@20"
+        Validation score. ``"ndcg@K"`` or ``"recall@K"``: each validation
+        user's held-out items ranked among all items of the vocabulary
+        (their training positives excluded; the user's other inputs, e.g.
+        the history, taken from one of the held-out rows). ``"loss"``: minus
+        the loss on the held-out rows with negatives drawn once.
+
+    Attributes
+    ----------
+    n_iter_ : int
+        Epochs trained by the last ``fit`` (``partial_fit`` adds one per call).
+    validation_scores_ : list of float or None
+        The validation score after each epoch (None without early stopping).
+    best_iteration_ : int or None
+        The epoch (1-based) whose weights were kept under early stopping.
+    best_validation_score_ : float or None
+        Its score.
 
     Other parameters (``optimizer``, ``loss``, ``epochs``, ``batch_size``,
     ``random_state``, ``verbose``, ``callbacks`` and the routed
     ``optimizer__*``, ``loss__*``, ``fit__*``, ``predict__*``) are those of
     :class:`scikeras.wrappers.KerasClassifier`.
     """
+
+    _partial = False  # True during partial_fit
 
     def __init__(
         self,
@@ -104,6 +154,11 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
         steps_per_execution=32,
         predict_batch_size=8192,
         distribute=None,
+        early_stopping="auto",
+        validation_fraction=0.1,
+        n_iter_no_change=5,
+        tol=1e-4,
+        scoring="ndcg@20",
         random_state=None,
         verbose=0,
         **kwargs,
@@ -124,6 +179,11 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
         self.steps_per_execution = steps_per_execution
         self.predict_batch_size = predict_batch_size
         self.distribute = distribute
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.scoring = scoring
 
     # ----------------------------------------------------------- fitting
     def fit(self, X, y, sample_weight=None, **kwargs):
@@ -178,6 +238,38 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
             raise ValueError(
                 f"{who}: batch_size={batch_size!r} is invalid; use an integer >= 1 "
                 "(e.g. 256), or -1 for the whole training set."
+            )
+        if not (self.early_stopping == "auto" or isinstance(self.early_stopping, (bool, np.bool_))):
+            raise ValueError(
+                f"{who}: early_stopping={self.early_stopping!r} is invalid; use 'auto', "
+                "True or False."
+            )
+        fraction = self.validation_fraction
+        if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not (
+            0 < fraction < 1
+        ):
+            raise ValueError(
+                f"{who}: validation_fraction={fraction!r} is invalid; use a number "
+                "between 0 and 1, e.g. 0.1."
+            )
+        no_change = self.n_iter_no_change
+        if not isinstance(no_change, numbers.Integral) or isinstance(no_change, bool) or (
+            no_change < 1
+        ):
+            raise ValueError(
+                f"{who}: n_iter_no_change={no_change!r} is invalid; use an integer "
+                ">= 1, e.g. 5 (or early_stopping=False to train every epoch)."
+            )
+        if isinstance(self.tol, bool) or not isinstance(self.tol, numbers.Real) or not (
+            self.tol >= 0
+        ):
+            raise ValueError(f"{who}: tol={self.tol!r} is invalid; use a number >= 0.")
+        parse_scoring(who, self.scoring)
+        if self.early_stopping is True and self._validation_split() > 0:
+            raise ValueError(
+                f"{who}: early_stopping=True holds out validation users itself; "
+                f"validation_split={self._validation_split()!r} would hold out other "
+                "rows. Pass one of them (validation_split=0.0 or early_stopping=False)."
             )
         if not 0 <= self.unknown_id_rate < 1:
             raise ValueError(
@@ -363,13 +455,29 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
     def _fit_keras_model(
         self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs
     ):
+        who = type(self).__name__
         y = np.asarray(y).reshape(-1)
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=np.float32).reshape(-1)
-        sampler = _EpochSampler(self, X, y, initial_epoch, shuffle=self.shuffle)
-        validation = None
+        early = self._early_stopping_active(y)
+        validation = monitor = excluded = None
+        if early:
+            # A per-user hold-out of the training rows, chosen once per fit;
+            # its positives are never drawn as training negatives either.
+            user_key, item_key, n_items = _id_inputs(self.feature_encoder_.schema_)
+            users = X[user_key].astype(np.int64)
+            rng = np.random.default_rng(None if self._seed is None else [self._seed, 1])
+            held = hold_out_users(who, users, y == 1, self.validation_fraction, rng)
+            X_valid = {key: value[held] for key, value in X.items()}
+            excluded = users[held] * n_items + X_valid[item_key].astype(np.int64)
+            X = {key: value[~held] for key, value in X.items()}
+            y_valid, y = y[held], y[~held]
+            if sample_weight is not None:
+                sample_weight = sample_weight[~held]
+        sampler = EpochSampler(self, X, y, initial_epoch, shuffle=self.shuffle,
+                               excluded_keys=excluded)
         split = self._validation_split()
-        if split > 0:
+        if split > 0 and not early:
             # Keras' validation_split would take the last rows of each epoch's
             # reshuffled, resampled arrays: other rows every epoch, all of them
             # trained on in other epochs. Hold out the input's last rows once
@@ -377,7 +485,7 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
             cut = int(np.floor(y.shape[0] * (1.0 - split)))
             if cut == 0 or cut == y.shape[0]:
                 raise ValueError(
-                    f"{type(self).__name__}: validation_split={split} leaves no "
+                    f"{who}: validation_split={split} leaves no "
                     f"{'training' if cut == 0 else 'validation'} rows out of "
                     f"{y.shape[0]}; use a split between 1/n and 1 - 1/n."
                 )
@@ -386,33 +494,95 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
                 sample_weight = sample_weight[:cut]
         batch_size = kwargs.get("batch_size", getattr(self, "fit__batch_size", self.batch_size))
         batch_size = 32 if batch_size is None else batch_size  # Keras' default
+        batch_size = sampler.n_rows if batch_size == -1 else batch_size
+        n_replicas = self.model_.distribute_strategy.num_replicas_in_sync
+        if early:
+            metric, k = parse_scoring(who, self.scoring)
+            if metric == "loss":
+                validation = sampler.validation_rows(X_valid, y_valid)
+                score = _negative_val_loss
+            else:
+                score = RankingValidation(
+                    X, X_valid, y, sampler.user_key, sampler.item_key,
+                    item_tables(sampler.X, sampler.item_key, sampler.item_side_keys,
+                                sampler.item_numeric_columns, sampler.n_items),
+                    sampler.n_items, metric, k,
+                ).score
+            monitor = EarlyStoppingMonitor(score, self.n_iter_no_change, self.tol,
+                                           verbose=self.verbose)
         # Keras' own pipeline for in-memory arrays shuffles and gathers every
         # batch in a parallel map; on a 2-core CPU that costs a fifth or more of
-        # the throughput. We shuffle in NumPy and hand Keras whole batches.
+        # the throughput. We shuffle in NumPy and hand Keras whole batches,
+        # drawn afresh for every epoch of one Keras fit.
         kwargs.update(shuffle=False, batch_size=None, validation_split=0.0)
-        n_replicas = self.model_.distribute_strategy.num_replicas_in_sync
         if validation is not None:
-            kwargs["validation_data"] = validation
-            kwargs.setdefault("validation_batch_size", batch_size if batch_size > 0 else None)
-            if n_replicas > 1:
-                # Keras' batches of the arrays may split unevenly across replicas.
-                X_val, y_val, *w_val = validation
-                size = kwargs.pop("validation_batch_size") or y_val.shape[0]
-                kwargs["validation_data"] = _batched_dataset(
-                    X_val, y_val, w_val[0] if w_val else None, size, n_replicas
-                )
-        for epoch in range(initial_epoch, initial_epoch + epochs):
-            X_epoch, y_epoch, w_epoch = sampler.epoch(sample_weight)
-            size = y_epoch.shape[0] if batch_size == -1 else batch_size
-            super()._fit_keras_model(
-                _batched_dataset(X_epoch, y_epoch, w_epoch, size, n_replicas),
-                None,
-                sample_weight=None,
-                warm_start=warm_start or epoch > initial_epoch,
-                epochs=1,
-                initial_epoch=epoch,
-                **kwargs,
+            X_val, y_val, *w_val = validation
+            kwargs["validation_data"] = batched_dataset(
+                X_val, y_val, w_val[0] if w_val else None,
+                kwargs.pop("validation_batch_size", None) or batch_size, n_replicas,
             )
+        dataset, clock = epoch_dataset(
+            lambda: sampler.epoch(sample_weight),
+            (X, y.astype(np.float32).reshape(-1, 1), sample_weight),
+            sampler.n_rows, batch_size, n_replicas,
+        )
+        callbacks = [clock] + ([monitor] if monitor else [])
+        callbacks += list(kwargs.pop("callbacks", None) or [])
+        super()._fit_keras_model(
+            dataset, None, sample_weight=None, warm_start=warm_start, epochs=epochs,
+            initial_epoch=initial_epoch, callbacks=callbacks, **kwargs,
+        )
+        self._record_epochs(monitor, initial_epoch)
+
+    def _record_epochs(self, monitor, initial_epoch):
+        """Set ``n_iter_``, ``validation_scores_``, ``best_iteration_`` after a fit."""
+        n_run = len(self.history_.get("loss", [])) - (initial_epoch if self._partial else 0)
+        self.n_iter_ = (getattr(self, "n_iter_", 0) if self._partial else 0) + max(n_run, 0)
+        if monitor is None:
+            self.validation_scores_ = None
+            self.best_iteration_ = None
+            self.best_validation_score_ = None
+        else:
+            self.validation_scores_ = list(monitor.scores)
+            self.best_iteration_ = monitor.best_epoch + 1
+            self.best_validation_score_ = monitor.best_score
+
+    def _early_stopping_active(self, y):
+        """Whether this fit holds out validation users and stops early."""
+        if self._partial:
+            return False  # partial_fit trains one epoch, as asked
+        if isinstance(self.early_stopping, str):  # "auto"
+            return (
+                int((y == 1).sum()) >= AUTO_EARLY_STOPPING_ROWS
+                and not self._validation_split()
+            )
+        return bool(self.early_stopping)
+
+    def partial_fit(self, X, y, sample_weight=None, **kwargs):
+        """Train one more epoch (the first call builds the network).
+
+        Early stopping does not apply: each call is one epoch.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            As in :meth:`fit`.
+        y : array-like of shape (n_samples,)
+            As in :meth:`fit`.
+        sample_weight : array-like of shape (n_samples,), default=None
+            As in :meth:`fit`.
+        **kwargs : dict
+            Passed to ``keras.Model.fit``.
+
+        Returns
+        -------
+        self : DeepRecommenderClassifier
+        """
+        self._partial = True
+        try:
+            return super().partial_fit(X, y, sample_weight=sample_weight, **kwargs)
+        finally:
+            self._partial = False
 
     def _validation_split(self):
         return getattr(self, "fit__validation_split", self.validation_split) or 0
@@ -485,64 +655,6 @@ def _mirrored_strategy():
     return tf.distribute.MirroredStrategy()
 
 
-def _batched_dataset(X, y, sample_weight, batch_size, n_replicas=1):
-    """A ``tf.data.Dataset`` whose elements are whole, already shuffled batches.
-
-    Under a strategy with ``n_replicas > 1``, Keras splits each element across
-    the replicas, averages the loss per replica and sums the replicas'
-    gradients: that is the one-device update only when every replica holds
-    the same number of rows, and a replica left with no row (a last batch
-    smaller than ``n_replicas``) breaks the gradient all-reduce of some
-    networks. So a batch whose size is not a multiple of ``n_replicas`` gets
-    copies of its own first rows with weight 0, and its real rows' weights
-    are multiplied by ``padded size / size``.
-    """
-    arrays = (X, y) if sample_weight is None else (X, y, sample_weight)
-    n_rows = y.shape[0]
-    n_full = n_rows // batch_size
-    cut = n_full * batch_size
-    full = tf.nest.map_structure(
-        lambda a: a[:cut].reshape(n_full, batch_size, *a.shape[1:]), arrays
-    )
-    rest = tf.nest.map_structure(lambda a: a[cut:][np.newaxis], arrays)
-    sizes = [batch_size, n_rows - cut]
-    if any(size % n_replicas for size in sizes if size):
-        full, rest = (
-            _pad_batches(part, sample_weight, size, n_replicas)
-            for part, size in zip((full, rest), sizes)
-        )
-    parts = []
-    if n_full:
-        parts.append(tf.data.Dataset.from_tensor_slices(full))
-    if cut < n_rows:
-        parts.append(
-            tf.data.Dataset.from_tensors(tf.nest.map_structure(lambda a: a[0], rest))
-        )
-    dataset = parts[0] if len(parts) == 1 else parts[0].concatenate(parts[1])
-    return dataset.prefetch(2)
-
-
-def _pad_batches(batches, sample_weight, size, n_replicas):
-    """``(X, y, w)`` of ``(n_batches, size, ...)`` arrays, padded to ``n_replicas`` multiples."""
-    X, y = batches[0], batches[1]
-    weight = (
-        np.ones(y.shape[:2], dtype=np.float32)
-        if sample_weight is None
-        else batches[2].astype(np.float32)
-    )
-    padded = -(-size // n_replicas) * n_replicas if size else 0
-    if padded == size:
-        return X, y, weight
-    copies = np.arange(padded - size) % size
-    X, y = tf.nest.map_structure(
-        lambda a: np.concatenate([a, a[:, copies]], axis=1), (X, y)
-    )
-    weight = np.concatenate(
-        [weight * np.float32(padded / size), np.zeros_like(weight[:, copies])], axis=1
-    )
-    return X, y, weight
-
-
 class _Features:
     """The Keras inputs of one model, looked up by role.
 
@@ -607,135 +719,17 @@ class _Features:
         return entries[0]["vocabulary_size"], self.inputs[HISTORY_INPUT]
 
 
-class _EpochSampler:
-    """Builds each epoch's training arrays: unknown-id masking and negatives."""
+def _id_inputs(schema):
+    """``(user input name, item input name, item vocabulary size)`` of a schema."""
+    user_key = item_key = n_items = None
+    for position, entry in enumerate(schema):
+        if entry["kind"] == "id" and entry["side"] == "user":
+            user_key = input_name(position)
+        elif entry["kind"] == "id" and entry["side"] == "item":
+            item_key, n_items = input_name(position), int(entry["vocabulary_size"])
+    return user_key, item_key, n_items
 
-    def __init__(self, estimator, X, y, initial_epoch=0, shuffle=True):
-        self.X = X
-        self.y = y
-        self.shuffle = shuffle
-        self.ratio = estimator.negative_ratio
-        self.unknown_rate = estimator.unknown_id_rate
-        seed = estimator._seed
-        # Keyed by the first epoch so that each partial_fit call draws fresh
-        # negatives while fit(epochs=n) stays reproducible.
-        self.rng = np.random.default_rng(None if seed is None else [seed, initial_epoch])
-        schema = estimator.feature_encoder_.schema_
-        self.user_key = self.item_key = None
-        self.item_side_keys = []
-        # The history input is context: a negative copies its positive's, the
-        # same user at the same moment, with no item-side column to replace.
-        for position, entry in enumerate(schema):
-            if entry["kind"] not in INDEX_KINDS:
-                continue
-            key = input_name(position)
-            if entry["kind"] == "id" and entry["side"] == "user":
-                self.user_key = key
-            elif entry["kind"] == "id" and entry["side"] == "item":
-                self.item_key = key
-                self.n_items = entry["vocabulary_size"]
-            elif entry["side"] == "item":
-                self.item_side_keys.append(key)
-        self.item_numeric_columns = [
-            j
-            for j, p in enumerate(estimator.feature_encoder_.numeric_positions_)
-            if schema[p]["side"] == "item"
-        ]
-        if self.ratio > 0:
-            self._prepare_negatives()
 
-    def _prepare_negatives(self):
-        users = self.X[self.user_key].astype(np.int64)
-        items = self.X[self.item_key].astype(np.int64)
-        self.positive_rows = np.flatnonzero(self.y == 1)
-        self.positive_keys = np.unique(
-            users[self.positive_rows] * self.n_items + items[self.positive_rows]
-        )
-        # Item-side features of every item index, as last seen in training.
-        self.item_tables = {}
-        for key in self.item_side_keys:
-            table = np.zeros(self.n_items, dtype=self.X[key].dtype)
-            table[items] = self.X[key]
-            self.item_tables[key] = table
-        if self.item_numeric_columns:
-            numeric = self.X[NUMERIC_INPUT][:, self.item_numeric_columns]
-            table = np.zeros((self.n_items, numeric.shape[1]), dtype=np.float32)
-            table[items] = numeric
-            self.item_numeric_table = table
-
-    def _sample_items(self, users):
-        items = self.rng.integers(1, self.n_items, size=users.size)
-        keep = np.ones(users.size, dtype=bool)
-        pending = np.arange(users.size)  # rows whose item may be a positive
-        for _ in range(50):
-            keys = users[pending] * self.n_items + items[pending]
-            position = np.searchsorted(self.positive_keys, keys)
-            position = np.minimum(position, self.positive_keys.size - 1)
-            pending = pending[self.positive_keys[position] == keys]
-            if pending.size == 0:
-                break
-            # Redraw, and re-check, only the rows that hit a positive.
-            items[pending] = self.rng.integers(1, self.n_items, size=pending.size)
-        else:  # users who hold (nearly) every item as a positive
-            keep[pending] = False
-        return items, keep
-
-    def _negatives(self):
-        rows = np.repeat(self.positive_rows, self.ratio)
-        users = self.X[self.user_key][rows].astype(np.int64)
-        items, keep = self._sample_items(users)
-        rows, items = rows[keep], items[keep]
-        negatives = {key: value[rows] for key, value in self.X.items()}
-        negatives[self.item_key] = items.astype(np.int32)
-        for key, table in self.item_tables.items():
-            negatives[key] = table[items]
-        if self.item_numeric_columns:
-            numeric = negatives[NUMERIC_INPUT].copy()
-            numeric[:, self.item_numeric_columns] = self.item_numeric_table[items]
-            negatives[NUMERIC_INPUT] = numeric
-        return negatives, rows.size
-
-    def hold_out(self, cut, sample_weight):
-        """Keep rows ``[:cut]`` for training; return rows ``[cut:]`` as validation data.
-
-        The validation rows get their negatives once (never a positive of the
-        whole input), are not shuffled and keep their ids; the training rows'
-        negatives still avoid the validation positives.
-        """
-        X_val = {key: value[cut:] for key, value in self.X.items()}
-        y_val = self.y[cut:]
-        w_val = None if sample_weight is None else sample_weight[cut:]
-        self.X = {key: value[:cut] for key, value in self.X.items()}
-        self.y = self.y[:cut]
-        if self.ratio > 0:
-            self.positive_rows = np.flatnonzero(self.y == 1)
-            train_positive_rows, train_X = self.positive_rows, self.X
-            self.X, self.positive_rows = X_val, np.flatnonzero(y_val == 1)
-            negatives, n_neg = self._negatives()
-            self.X, self.positive_rows = train_X, train_positive_rows
-            X_val = {key: np.concatenate([X_val[key], negatives[key]]) for key in X_val}
-            y_val = np.concatenate([y_val, np.zeros(n_neg, dtype=y_val.dtype)])
-            if w_val is not None:
-                w_val = np.concatenate([w_val, np.ones(n_neg, dtype=w_val.dtype)])
-        y_val = y_val.astype(np.float32).reshape(-1, 1)
-        return (X_val, y_val) if w_val is None else (X_val, y_val, w_val)
-
-    def epoch(self, sample_weight):
-        X, y, w = self.X, self.y, sample_weight
-        if self.ratio > 0:
-            negatives, n_neg = self._negatives()
-            X = {key: np.concatenate([X[key], negatives[key]]) for key in X}
-            y = np.concatenate([y, np.zeros(n_neg, dtype=y.dtype)])
-            if w is not None:
-                w = np.concatenate([w, np.ones(n_neg, dtype=w.dtype)])
-        if self.unknown_rate > 0:
-            X = dict(X)
-            for key in (self.user_key, self.item_key):
-                mask = self.rng.random(y.size) < self.unknown_rate
-                X[key] = np.where(mask, 0, X[key]).astype(np.int32)
-        if self.shuffle:
-            order = self.rng.permutation(y.size)
-            X = {key: value[order] for key, value in X.items()}
-            y = y[order]
-            w = None if w is None else w[order]
-        return X, y.astype(np.float32).reshape(-1, 1), w
+def _negative_val_loss(model, logs):
+    """The validation score of ``scoring="loss"``: minus Keras' ``val_loss``."""
+    return -float(logs["val_loss"])

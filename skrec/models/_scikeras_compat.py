@@ -53,7 +53,7 @@ import random
 import numpy as np
 import scipy.sparse as sp
 
-from .._tf import keras, tf  # quiet TensorFlow import before scikeras's
+from .._tf import keras  # quiet TensorFlow import before scikeras's
 from scikeras._utils import route_params  # noqa: E402
 from scikeras.wrappers import KerasClassifier  # noqa: E402
 from sklearn.exceptions import NotFittedError  # noqa: E402

@@ -181,7 +181,7 @@ def test_mirrored_strategy_on_two_cpu_replicas(name):
 
 def _mirrored_figures(name):
     """Fit ``name`` under MirroredStrategy on two logical CPUs; return the figures."""
-    from skrec.models._base import _batched_dataset
+    from skrec.models._training import batched_dataset as _batched_dataset
 
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(

@@ -16,7 +16,6 @@ import textwrap
 
 import joblib
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, train_test_split

@@ -8,7 +8,7 @@ import pytest
 from sklearn.pipeline import make_pipeline
 
 from skrec.models import NCFClassifier
-from skrec.models._base import _EpochSampler
+from skrec.models._training import EpochSampler as _EpochSampler
 from skrec.preprocessing import FeatureBuilder
 
 

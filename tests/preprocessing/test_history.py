@@ -17,7 +17,8 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from skrec._tf import keras
 from skrec.models import NCFClassifier
-from skrec.models._base import DeepRecommenderClassifier, _EpochSampler
+from skrec.models._base import DeepRecommenderClassifier
+from skrec.models._training import EpochSampler as _EpochSampler
 from skrec.models._baselines import EASEClassifier, PopularityClassifier
 from skrec.models._inputs import HISTORY_INPUT, InputSplitter
 from skrec.preprocessing import FeatureBuilder
