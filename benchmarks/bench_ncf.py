@@ -1,26 +1,34 @@
 """Benchmark: skrec's NCFClassifier against the same NeuMF written in plain Keras.
 
-Both models are trained on MovieLens-100k (every rating an implicit positive),
-with 4 fresh uniformly sampled negatives per positive each epoch, and compared
-on training throughput and on ranking quality (NCF paper protocol):
+Three contenders train the same network on MovieLens-100k (every rating an
+implicit positive), with 4 fresh uniformly sampled negatives per positive each
+epoch, compared on training throughput and on ranking quality (NCF paper
+protocol):
 
 - split: leave-latest-out per user (the user's last interaction by timestamp is
   held out, ties broken by the larger item id), train on the rest;
-- skrec: ``make_pipeline(FeatureBuilder(<ids only>), NCFClassifier(...))``,
-  trained one epoch per ``partial_fit`` call;
-- plain Keras: the same NeuMF network (GMF tower + MLP tower 64/32/16, sigmoid
-  output), ``model.compile("adam", "binary_crossentropy")`` with default
-  settings, ``model.fit(..., epochs=1, shuffle=True)`` per epoch;
+- **skrec**: ``make_pipeline(FeatureBuilder(<ids only>), NCFClassifier(
+  negative_ratio=4, random_state=0))`` with its default settings otherwise,
+  trained one epoch per ``partial_fit`` call (``--batch-size`` overrides its
+  batch size);
+- **plain Keras, defaults**: the same NeuMF network (GMF tower + MLP tower
+  64/32/16, sigmoid output), ``model.compile("adam", "binary_crossentropy")``
+  and ``model.fit(x, y, epochs=1, shuffle=True)`` per epoch, Keras' default
+  batch size (32) included;
+- **plain Keras, XLA**: the best plain Keras we know on this hardware: the
+  same network compiled with ``jit_compile=True, steps_per_execution=32``,
+  ``model.fit(..., batch_size=1024, shuffle=True)``;
 - throughput: (positives + negatives) / wall time of one epoch's fit; epochs of
-  the two models are interleaved (skrec epoch e, then plain epoch e) so machine
-  noise hits both alike, and the steady state is the median of epochs 2..N;
+  the contenders are interleaved (skrec epoch e, then the plain ones) so machine
+  noise hits all alike; the steady state is the median of epochs 2..N and a
+  ratio is the median of the per-epoch ratios;
 - quality: HR@10 and NDCG@10 of the held-out item ranked among 99 items the
   user never interacted with, sampled uniformly with a fixed seed (the same
   candidates for every model), with a popularity baseline as a sanity anchor.
 
 Usage::
 
-    python benchmarks/bench_ncf.py [--data PATH] [--epochs N] [--batch-size 256]
+    python benchmarks/bench_ncf.py [--data PATH] [--epochs N] [--batch-size B]
                                    [--negatives 4] [--eval-every K] [--quick]
 
 Without ``--data``, MovieLens-100k is read from ``../shared/data/ml-100k``
@@ -55,6 +63,10 @@ EMBEDDING_DIM = 16
 HIDDEN_UNITS = (64, 32, 16)
 LEARNING_RATE = 1e-3
 N_CANDIDATES = 99  # sampled negatives ranked with each held-out item
+PLAIN_BATCH = 32  # Keras' default batch size
+XLA_BATCH = 1024  # the XLA contender's (its best measured on 2 cores)
+CONTENDERS = [("skrec", "skrec NCFClassifier"), ("plain", "plain Keras, defaults"),
+              ("xla", "plain Keras, XLA")]
 K = 10
 SEED = 0
 
@@ -152,7 +164,7 @@ def hr_ndcg(scores):
 
 
 # ------------------------------------------------------------- plain Keras
-def plain_neumf(n_users, n_items):
+def plain_neumf(n_users, n_items, **compile_kwargs):
     """NeuMF in plain Keras, the same layers and sizes as NCFClassifier."""
     user = keras.Input(shape=(), dtype="int32", name="user")
     item = keras.Input(shape=(), dtype="int32", name="item")
@@ -174,7 +186,7 @@ def plain_neumf(n_users, n_items):
     output = keras.layers.Dense(1, activation="sigmoid")(joined)
     model = keras.Model([user, item], output)
     # Keras' default Adam learning rate is 1e-3, the same as skrec's.
-    model.compile("adam", "binary_crossentropy")
+    model.compile("adam", "binary_crossentropy", **compile_kwargs)
     return model
 
 
@@ -219,7 +231,8 @@ def parse_args(argv=None):
                         default=None)
     parser.add_argument("--epochs", type=int, default=None,
                         help="training epochs (default 10; 2 with --quick)")
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="skrec's batch size (default: NCFClassifier's)")
     parser.add_argument("--negatives", type=int, default=4,
                         help="sampled negatives per positive per epoch")
     parser.add_argument("--eval-every", type=int, default=5,
@@ -229,7 +242,7 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.epochs is None:
         args.epochs = 2 if args.quick else 10
-    if args.epochs < 1 or args.batch_size < 1 or args.negatives < 1:
+    if args.epochs < 1 or (args.batch_size or 1) < 1 or args.negatives < 1:
         parser.error("--epochs, --batch-size and --negatives must be >= 1")
     return args
 
@@ -248,10 +261,11 @@ def main(argv=None):
         f"train {len(train):,}, held out {len(test):,} (leave-latest-out; "
         f"{cold} held-out items never seen in train)"
     )
+    skrec_batch = args.batch_size or NCFClassifier().batch_size
     print(
         f"setup: NeuMF dim={EMBEDDING_DIM} mlp={HIDDEN_UNITS} adam lr={LEARNING_RATE}, "
-        f"batch {args.batch_size}, {args.negatives} negatives/positive/epoch, "
-        f"{args.epochs} epochs"
+        f"{args.negatives} negatives/positive/epoch, {args.epochs} epochs; batch: skrec "
+        f"{skrec_batch}, plain defaults {PLAIN_BATCH}, plain XLA {XLA_BATCH}"
     )
     print(
         f"       skrec {skrec.__version__} | tensorflow {tf.__version__} | "
@@ -283,83 +297,85 @@ def main(argv=None):
             hidden_units=HIDDEN_UNITS,
             negative_ratio=args.negatives,
             learning_rate=LEARNING_RATE,
-            batch_size=args.batch_size,
-            epochs=1,
+            batch_size=skrec_batch,
             random_state=SEED,
         ),
     )
     features, clf = pipe[0], pipe[-1]
     Xt_train = features.fit(X_train).transform(X_train)
 
-    # Plain Keras on the same positives.
+    # Plain Keras on the same positives: defaults, and the XLA contender.
     keras.utils.set_random_seed(SEED)
-    plain = plain_neumf(n_users, n_items)
+    plain = {
+        "plain": (plain_neumf(n_users, n_items), PLAIN_BATCH),
+        "xla": (plain_neumf(n_users, n_items, jit_compile=True, steps_per_execution=32),
+                XLA_BATCH),
+    }
     sampler = NegativeSampler(
         index.user(train["user_id"]), index.item(train["item_id"]), n_items,
         np.random.default_rng(SEED + 1),
     )
 
     print()
-    print(f"{'epoch':>5} {'skrec samples/s':>16} {'plain samples/s':>16} "
-          f"{'skrec loss':>11} {'plain loss':>11}  HR@10 skrec / plain")
-    rates = {"skrec": [], "plain": []}
+    print(f"{'epoch':>5} " + " ".join(f"{name + ' /s':>12}" for name, _ in CONTENDERS)
+          + "   " + " ".join(f"{name + ' loss':>11}" for name, _ in CONTENDERS)
+          + "  HR@10 " + " / ".join(name for name, _ in CONTENDERS))
+    rates = {name: [] for name, _ in CONTENDERS}
     quality = {}
     sampling_s = []
     for epoch in range(1, args.epochs + 1):
+        losses = {}
         # ---- skrec epoch (negatives sampled inside partial_fit, timed with it)
         t0 = time.perf_counter()
         clf.partial_fit(Xt_train, y_train)
         skrec_s = time.perf_counter() - t0
-        n_skrec = len(y_train) * (1 + args.negatives)
-        rates["skrec"].append(n_skrec / skrec_s)
-        skrec_loss = clf.history_["loss"][-1]
+        rates["skrec"].append(len(y_train) * (1 + args.negatives) / skrec_s)
+        losses["skrec"] = clf.history_["loss"][-1]
 
-        # ---- plain Keras epoch (negatives sampled beforehand, fit timed alone)
-        t0 = time.perf_counter()
-        u, i, y = sampler.epoch(args.negatives)
-        sampling_s.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        hist = plain.fit(
-            {"user": u, "item": i}, y, batch_size=args.batch_size, epochs=1,
-            shuffle=True, verbose=0,
-        )
-        plain_s = time.perf_counter() - t0
-        rates["plain"].append(y.size / plain_s)
-        plain_loss = hist.history["loss"][-1]
+        # ---- plain Keras epochs (negatives sampled beforehand, fit timed alone)
+        for name, (network, batch_size) in plain.items():
+            t0 = time.perf_counter()
+            u, i, y = sampler.epoch(args.negatives)
+            sampling_s.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            hist = network.fit(
+                {"user": u, "item": i}, y, batch_size=batch_size, epochs=1,
+                shuffle=True, verbose=0,
+            )
+            rates[name].append(y.size / (time.perf_counter() - t0))
+            losses[name] = hist.history["loss"][-1]
 
-        line = (f"{epoch:>5} {rates['skrec'][-1]:>16,.0f} {rates['plain'][-1]:>16,.0f} "
-                f"{skrec_loss:>11.4f} {plain_loss:>11.4f}")
+        line = (f"{epoch:>5} " + " ".join(f"{rates[n][-1]:>12,.0f}" for n, _ in CONTENDERS)
+                + "   " + " ".join(f"{losses[n]:>11.4f}" for n, _ in CONTENDERS))
         if epoch == args.epochs or (args.eval_every and epoch % args.eval_every == 0):
-            skrec_scores = pipe.predict_proba(cand_frame)[:, 1]
-            plain_scores = plain.predict(
-                {"user": cand_u.astype(np.int32), "item": cand_i.astype(np.int32)},
-                batch_size=8192, verbose=0,
-            ).ravel()
-            quality = {"skrec": evaluate(skrec_scores), "plain": evaluate(plain_scores)}
-            line += f"  {quality['skrec'][0]:.4f} / {quality['plain'][0]:.4f}"
+            quality = {"skrec": evaluate(pipe.predict_proba(cand_frame)[:, 1])}
+            for name, (network, _) in plain.items():
+                quality[name] = evaluate(network.predict(
+                    {"user": cand_u.astype(np.int32), "item": cand_i.astype(np.int32)},
+                    batch_size=8192, verbose=0,
+                ).ravel())
+            line += "  " + " / ".join(f"{quality[n][0]:.4f}" for n, _ in CONTENDERS)
         print(line, flush=True)
 
-    steady = {
-        name: statistics.median(values[1:]) if len(values) > 1 else float("nan")
-        for name, values in rates.items()
-    }
-    paired = [s / p for s, p in zip(rates["skrec"][1:], rates["plain"][1:])]
+    steady = slice(1, None) if args.epochs > 1 else slice(0, None)
     print()
-    print(f"results after {args.epochs} epochs "
-          f"(throughput: median of epochs 2..{args.epochs})")
-    print(f"{'model':<26} {'samples/s':>10} {'range (epochs 2..N)':>20} "
+    print(f"results after {args.epochs} epochs (throughput: median of epochs "
+          f"{'2' if args.epochs > 1 else '1'}..{args.epochs})")
+    print(f"{'model':<26} {'batch':>6} {'samples/s':>10} {'range':>20} "
           f"{'HR@10':>7} {'NDCG@10':>8}")
-    print(f"{'popularity (train counts)':<26} {'-':>10} {'-':>20} "
+    print(f"{'popularity (train counts)':<26} {'-':>6} {'-':>10} {'-':>20} "
           f"{pop_hr:>7.4f} {pop_ndcg:>8.4f}")
-    for name, label in (("skrec", "skrec NCFClassifier"),
-                        ("plain", "plain Keras NeuMF")):
+    batches = {"skrec": skrec_batch, "plain": PLAIN_BATCH, "xla": XLA_BATCH}
+    for name, label in CONTENDERS:
         hr, ndcg = quality[name]
-        spread = rates[name][1:]
-        span = f"{min(spread):,.0f}-{max(spread):,.0f}" if spread else "-"
-        print(f"{label:<26} {steady[name]:>10,.0f} {span:>20} {hr:>7.4f} {ndcg:>8.4f}")
-    print(f"throughput ratio skrec / plain: {steady['skrec'] / steady['plain']:.2f}x "
-          f"(median of per-epoch ratios: "
-          f"{statistics.median(paired) if paired else float('nan'):.2f}x)")
+        spread = rates[name][steady]
+        span = f"{min(spread):,.0f}-{max(spread):,.0f}"
+        print(f"{label:<26} {batches[name]:>6} {statistics.median(spread):>10,.0f} "
+              f"{span:>20} {hr:>7.4f} {ndcg:>8.4f}")
+    for name, label in CONTENDERS[1:]:
+        paired = [s / p for s, p in zip(rates["skrec"][steady], rates[name][steady])]
+        print(f"throughput skrec / {label}: {statistics.median(paired):.2f}x "
+              "(median of per-epoch ratios)")
     print("notes: skrec time is the whole partial_fit call (validation, negative "
           "sampling, fit);")
     print(f"       plain time is model.fit only (its numpy sampling took "

@@ -499,8 +499,10 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
         if early:
             metric, k = parse_scoring(who, self.scoring)
             if metric == "loss":
-                validation = sampler.validation_rows(X_valid, y_valid)
-                score = _negative_val_loss
+                X_val, y_val, *w_val = sampler.validation_rows(X_valid, y_valid)
+                score = _ValidationLoss(batched_dataset(
+                    X_val, y_val, w_val[0] if w_val else None, batch_size
+                ))
             else:
                 score = RankingValidation(
                     X, X_valid, y, sampler.user_key, sampler.item_key,
@@ -509,7 +511,7 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
                     sampler.n_items, metric, k,
                 ).score
             monitor = EarlyStoppingMonitor(score, self.n_iter_no_change, self.tol,
-                                           verbose=self.verbose)
+                                           verbose=self.verbose, network=self.model_)
         # Keras' own pipeline for in-memory arrays shuffles and gathers every
         # batch in a parallel map; on a 2-core CPU that costs a fifth or more of
         # the throughput. We shuffle in NumPy and hand Keras whole batches,
@@ -521,18 +523,32 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
                 X_val, y_val, w_val[0] if w_val else None,
                 kwargs.pop("validation_batch_size", None) or batch_size, n_replicas,
             )
-        dataset, clock = epoch_dataset(
-            lambda: sampler.epoch(sample_weight),
-            (X, y.astype(np.float32).reshape(-1, 1), sample_weight),
-            sampler.n_rows, batch_size, n_replicas,
-        )
+        network = self._training_network()
+        if network is self.model_:
+            dataset, clock = epoch_dataset(
+                lambda: sampler.epoch(sample_weight),
+                (X, y.astype(np.float32).reshape(-1, 1), sample_weight),
+                sampler.n_rows, batch_size, n_replicas,
+            )
+        else:  # groups of 1 + negative_ratio rows; batch_size still counts rows
+            group = 1 + self.negative_ratio
+            dataset, clock = epoch_dataset(
+                lambda: sampler.epoch_groups(sample_weight), sampler.group_template(),
+                y.shape[0], max(1, batch_size // group), n_replicas,
+            )
+            dataset = dataset.map(_rows_of_groups)
         callbacks = [clock] + ([monitor] if monitor else [])
         callbacks += list(kwargs.pop("callbacks", None) or [])
         super()._fit_keras_model(
             dataset, None, sample_weight=None, warm_start=warm_start, epochs=epochs,
-            initial_epoch=initial_epoch, callbacks=callbacks, **kwargs,
+            initial_epoch=initial_epoch, callbacks=callbacks,
+            network=None if network is self.model_ else network, **kwargs,
         )
         self._record_epochs(monitor, initial_epoch)
+
+    def _training_network(self):
+        """The Keras model that ``fit`` trains: ``model_`` (a subclass may train a twin)."""
+        return self.model_
 
     def _record_epochs(self, monitor, initial_epoch):
         """Set ``n_iter_``, ``validation_scores_``, ``best_iteration_`` after a fit."""
@@ -730,6 +746,21 @@ def _id_inputs(schema):
     return user_key, item_key, n_items
 
 
-def _negative_val_loss(model, logs):
-    """The validation score of ``scoring="loss"``: minus Keras' ``val_loss``."""
-    return -float(logs["val_loss"])
+class _ValidationLoss:
+    """The validation score of ``scoring="loss"``: minus the loss on the held-out rows.
+
+    Also reported as ``val_loss`` in the epoch's logs (and ``history_``).
+    """
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __call__(self, network, logs):
+        loss = network.evaluate(self.dataset, verbose=0, return_dict=True)["loss"]
+        logs["val_loss"] = float(loss)
+        return -float(loss)
+
+
+def _rows_of_groups(X, y, w):
+    """A batch of groups as the rows a grouped network outputs: ``(groups * G, ...)``."""
+    return X, tf.reshape(y, (-1, 1)), tf.reshape(w, (-1,))

@@ -45,6 +45,10 @@ scikit-learn:
    a ``fit`` argument (``pipe.fit(X, y, model__callbacks=[...])``) and only
    runs those of the ``callbacks`` parameter, which are then pickled with
    the model. We run fit-argument callbacks for that call only.
+9. Training another network. scikeras trains ``model_``; a sequence model
+   trains a twin that shares its layers and reads groups of rows (one
+   history per positive and its negatives). ``_fit_keras_model(...,
+   network=...)`` trains that one for the call.
 """
 
 import contextlib
@@ -195,20 +199,21 @@ class KerasClassifierCompat(KerasClassifier):
             )
 
     def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch,
-                         **kwargs):
+                         network=None, **kwargs):
+        # scikeras trains self.model_; ``network`` (a Keras model sharing its
+        # layers, workaround 9) is trained in its place for this call.
         extra = kwargs.pop("callbacks", None)
-        if not extra:
-            return super()._fit_keras_model(
-                X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs
-            )
-        kept = self._fit_callbacks
-        self._fit_callbacks = list(kept or []) + list(extra)
+        kept_callbacks, kept_model = self._fit_callbacks, self.model_
+        if extra:
+            self._fit_callbacks = list(kept_callbacks or []) + list(extra)
+        if network is not None:
+            self.model_ = network
         try:
             return super()._fit_keras_model(
                 X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs
             )
         finally:
-            self._fit_callbacks = kept
+            self._fit_callbacks, self.model_ = kept_callbacks, kept_model
 
     def _get_compile_kwargs(self):
         params = {}

@@ -6,7 +6,7 @@ import weakref
 import numpy as np
 
 from .._tf import keras
-from ._inputs import HISTORY_INPUT, input_name, schema_of
+from ._inputs import HISTORY_INPUT, NUMERIC_INPUT, input_name, schema_of
 from ._inference import WeightSnapshot
 
 
@@ -110,6 +110,27 @@ class SequencePairwiseMixin:
     ranked with one network pass per user and one matrix product.
     """
 
+    def _training_network(self):
+        """With sampled negatives, the grouped twin of ``model_`` (see :func:`grouped_network`).
+
+        A positive and its ``negative_ratio`` negatives share the user, the
+        context and the history: the twin encodes the history once for the
+        group instead of once per row. It shares ``model_``'s layers and its
+        optimizer, so it trains the same weights.
+        """
+        if self.negative_ratio == 0:
+            return self.model_
+        network = grouped_network(self.model_, self.input_schema_, 1 + self.negative_ratio)
+        if getattr(network, "optimizer", None) is not self.model_.optimizer:
+            compile_kwargs = self._get_compile_kwargs()
+            compile_kwargs["optimizer"] = self.model_.optimizer
+            network.compile(
+                **compile_kwargs,
+                jit_compile=bool(self.jit_compile),
+                steps_per_execution=self.model_.steps_per_execution,
+            )
+        return network
+
     def _pairwise_scorer(self, item_rows):
         """Score every (user, item) pair with one matrix product (hook of recommend).
 
@@ -165,3 +186,69 @@ def _query_network(model, schema):
             name="sequence_query",
         )
     return _QUERY_NETWORKS[model]
+
+
+_GROUPED_NETWORKS = weakref.WeakKeyDictionary()
+
+
+def grouped_network(model, schema, group_size):
+    """The training network of a sequence model: one query per group of rows.
+
+    Built from ``model``'s layers (so it trains the same weights). Its inputs
+    are those of ``model`` with ``group_size`` items per row: the item id and
+    the item-side categoricals ``(batch, G)``, the numeric input
+    ``(batch, G, c)``; the user, the history and the other columns stay one
+    per row. The sequence vector ``s`` is computed once per row and scored
+    against its ``G`` items, with the same terms as :func:`score_item`; the
+    output is the ``(batch * G, 1)`` probabilities, group after group, so
+    that labels and weights of shape ``(batch * G, ...)`` line up.
+    """
+    cache = _GROUPED_NETWORKS.setdefault(model, {})
+    if group_size in cache:
+        return cache[group_size]
+    inputs = {}
+    item_side = set()
+    for position, entry in enumerate(schema):
+        name = input_name(position)
+        if entry["kind"] in ("id", "categorical"):
+            grouped = entry["side"] == "item"
+            if grouped:
+                item_side.add(name)
+            inputs[name] = keras.Input(
+                shape=(group_size,) if grouped else (), dtype="int32", name=name
+            )
+    n_numeric = sum(entry["kind"] == "numeric" for entry in schema)
+    if n_numeric:
+        inputs[NUMERIC_INPUT] = keras.Input(
+            shape=(group_size, n_numeric), dtype="float32", name=NUMERIC_INPUT
+        )
+    n_history = sum(entry["kind"] == "sequence" for entry in schema)
+    inputs[HISTORY_INPUT] = keras.Input(shape=(n_history,), dtype="int32", name=HISTORY_INPUT)
+    query_network = _query_network(model, schema)
+    query = query_network({name: inputs[name] for name in query_network.input})
+    item_key = next(
+        input_name(p) for p, e in enumerate(schema) if e["kind"] == "id" and e["side"] == "item"
+    )
+    items = inputs[item_key]
+    item_vectors = model.get_layer("item_embedding")(items)
+    logit = keras.ops.sum(keras.ops.expand_dims(query, 1) * item_vectors, axis=-1)
+    logit = logit + keras.ops.squeeze(model.get_layer("item_bias")(items), -1)
+    side = []
+    for position, entry in enumerate(schema):
+        if entry["kind"] != "categorical":
+            continue
+        name = input_name(position)
+        layer = model.get_layer("feature_" + re.sub(r"\W", "_", str(entry["name"])))
+        vectors = layer(inputs[name])
+        if name not in item_side:  # one per row: the same for the row's G items
+            vectors = keras.ops.repeat(keras.ops.expand_dims(vectors, 1), group_size, axis=1)
+        side.append(vectors)
+    if n_numeric:
+        side.append(inputs[NUMERIC_INPUT])
+    if side:
+        hidden = side[0] if len(side) == 1 else keras.ops.concatenate(side, axis=-1)
+        hidden = model.get_layer("side_hidden")(hidden)
+        logit = logit + keras.ops.squeeze(model.get_layer("side_logit")(hidden), -1)
+    probability = keras.ops.reshape(keras.ops.sigmoid(logit), (-1, 1))
+    cache[group_size] = keras.Model(inputs=inputs, outputs=probability, name="grouped_training")
+    return cache[group_size]

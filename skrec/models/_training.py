@@ -141,6 +141,59 @@ class EpochSampler:
         negatives = {key: value[rows] for key, value in self.X.items()}
         return with_items(negatives, items, self.item_key, self.item_tables)
 
+    def epoch_groups(self, sample_weight):
+        """``(X, y, w)`` of the next epoch as groups: each input row, then its negatives.
+
+        Row ``g`` of every array is one group of ``G = 1 + negative_ratio``
+        training rows sharing the input row's user and context (its history
+        included): the item inputs hold ``G`` items (the row's own, then
+        ``negative_ratio`` sampled negatives), ``y`` and ``w`` are
+        ``(n_groups, G)``, and the numeric input is ``(n_groups, G, c)`` with
+        each item's own item-side columns. A model can then encode the shared
+        inputs once per group. Rows that get no negative (explicit negatives,
+        users who hold every item) fill their group with weight-0 rows, so the
+        weighted loss is that of :meth:`epoch`'s rows.
+        """
+        n, ratio = self.y.size, self.ratio
+        negatives = np.zeros((n, ratio), dtype=np.int64)
+        weight = np.zeros((n, 1 + ratio), dtype=np.float32)
+        weight[:, 0] = 1.0 if sample_weight is None else sample_weight
+        users = self.X[self.user_key][self.positive_rows].astype(np.int64)
+        negatives[self.positive_rows] = self._sample_items(np.repeat(users, ratio)).reshape(
+            -1, ratio
+        )
+        weight[self.positive_rows, 1:] = 1.0
+        items = np.concatenate([self.X[self.item_key][:, None].astype(np.int64), negatives], 1)
+        y = np.zeros((n, 1 + ratio), dtype=np.float32)
+        y[:, 0] = self.y
+        X = {key: value for key, value in self.X.items() if key not in self.item_side_keys}
+        if NUMERIC_INPUT in X:
+            X[NUMERIC_INPUT] = np.repeat(X[NUMERIC_INPUT][:, None, :], 1 + ratio, axis=1)
+        X = with_items(X, items, self.item_key, self.item_tables)
+        if self.unknown_rate > 0:
+            X[self.user_key] = np.where(
+                self.rng.random(n) < self.unknown_rate, 0, X[self.user_key]
+            ).astype(np.int32)
+            X[self.item_key] = np.where(
+                self.rng.random(items.shape) < self.unknown_rate, 0, X[self.item_key]
+            ).astype(np.int32)
+        if self.shuffle:
+            order = self.rng.permutation(n)
+            X = {key: value[order] for key, value in X.items()}
+            y, weight = y[order], weight[order]
+        return X, y, weight
+
+    def group_template(self):
+        """Empty ``(X, y, w)`` arrays shaped as :meth:`epoch_groups`' output."""
+        size = 1 + self.ratio
+        X = {key: value[:0] for key, value in self.X.items()}
+        for key in [self.item_key, *self.item_side_keys]:
+            X[key] = np.zeros((0, size), dtype=self.X[key].dtype)
+        if NUMERIC_INPUT in X:
+            X[NUMERIC_INPUT] = np.zeros((0, size, self.X[NUMERIC_INPUT].shape[1]), np.float32)
+        empty = np.zeros((0, size), dtype=np.float32)
+        return X, empty, empty
+
     def hold_out(self, cut, sample_weight):
         """Keep rows ``[:cut]`` for training; return rows ``[cut:]`` as validation data.
 
@@ -223,9 +276,9 @@ def with_items(rows, items, item_key, tables):
     rows = dict(rows)
     rows[item_key] = items.astype(np.int32)
     for key, table in tables.items():
-        if isinstance(key, tuple):
+        if isinstance(key, tuple):  # item-side numeric columns: the last axis
             numeric = rows[NUMERIC_INPUT].copy()
-            numeric[:, list(key[1])] = table[items]
+            numeric[..., list(key[1])] = table[items]
             rows[NUMERIC_INPUT] = numeric
         else:
             rows[key] = table[items]
@@ -345,7 +398,9 @@ def epoch_dataset(draw, template, n_rows, batch_size, n_replicas=1):
     def produce():
         X, y, w = clock.draw()
         full, rest = batch_arrays(X, y, w, batch_size, n_replicas)
-        return tf.nest.flatten(full) + tf.nest.flatten(rest)
+        # Copies: TensorFlow may write into the buffers it is handed (buffer
+        # forwarding), and the clock hands the same arrays out again.
+        return [np.array(a) for a in tf.nest.flatten(full) + tf.nest.flatten(rest)]
 
     def one_epoch(_):
         outputs = tf.numpy_function(produce, [], dtypes + dtypes, stateful=True)
@@ -408,7 +463,7 @@ def user_rows_dataset(matrix, draw_order, batch_size):
         return batch, batch
 
     def one_epoch(_):
-        order = tf.numpy_function(clock.draw, [], tf.int64, stateful=True)
+        order = tf.numpy_function(lambda: np.array(clock.draw()), [], tf.int64, stateful=True)
         order.set_shape([n_rows])
         return tf.data.Dataset.from_tensor_slices(order).batch(batch_size).map(dense)
 
@@ -588,10 +643,15 @@ class EarlyStoppingMonitor(keras.callbacks.Callback):
         Improvement that counts.
     verbose : int
         Print each epoch's score when > 0.
+    network : keras.Model or None
+        The network scored and whose weights are kept (default: the one
+        Keras trains; a sequence model trains a grouped twin of its
+        prediction network, which shares its weights).
     """
 
-    def __init__(self, score, n_iter_no_change, tol, verbose=0):
+    def __init__(self, score, n_iter_no_change, tol, verbose=0, network=None):
         super().__init__()
+        self.network = network
         self.score_fn = score
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
@@ -603,7 +663,8 @@ class EarlyStoppingMonitor(keras.callbacks.Callback):
         self._waited = 0
 
     def on_epoch_end(self, epoch, logs=None):
-        score = self.score_fn(self.model, logs or {})
+        network = self.network or self.model
+        score = self.score_fn(network, logs or {})
         self.scores.append(score)
         if logs is not None:
             logs["val_score"] = score  # for the callbacks and History that follow
@@ -612,7 +673,7 @@ class EarlyStoppingMonitor(keras.callbacks.Callback):
         self._waited = 0 if score > self.best_score + self.tol else self._waited + 1
         if score > self.best_score:
             self.best_score, self.best_epoch = score, epoch
-            self.best_weights = self.model.get_weights()
+            self.best_weights = network.get_weights()
         if self._waited >= self.n_iter_no_change:
             self.model.stop_training = True
         if self.verbose:
@@ -621,4 +682,4 @@ class EarlyStoppingMonitor(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         if self.best_weights is not None:
-            self.model.set_weights(self.best_weights)
+            (self.network or self.model).set_weights(self.best_weights)

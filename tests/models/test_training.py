@@ -216,7 +216,9 @@ def test_a_validation_set_too_small_is_refused_with_the_fix():
         AutoencoderClassifier(epochs=1, early_stopping=True).fit(one_user, np.ones(30, int))
 
 
-def test_sequence_models_validate_with_the_held_out_rows_history():
+@pytest.mark.parametrize("scoring", ["ndcg@20", "loss"])
+def test_sequence_models_validate_with_their_prediction_network(scoring):
+    # They train a grouped twin; validation scores the per-row network.
     from skrec import make_interactions
     from skrec.models import GRUClassifier
 
@@ -224,7 +226,11 @@ def test_sequence_models_validate_with_the_held_out_rows_history():
                              return_X_y=True)
     pipe = make_pipeline(FeatureBuilder(history_length=5),
                          GRUClassifier(epochs=3, negative_ratio=2, early_stopping=True,
-                                       random_state=0))
+                                       scoring=scoring, random_state=0))
     pipe.fit(X, y)
-    assert len(pipe[-1].validation_scores_) == pipe[-1].n_iter_ <= 3
-    assert all(0 <= score <= 1 for score in pipe[-1].validation_scores_)
+    scores = pipe[-1].validation_scores_
+    assert len(scores) == pipe[-1].n_iter_ <= 3
+    if scoring == "loss":
+        assert scores == pytest.approx([-v for v in pipe[-1].history_["val_loss"]])
+    else:
+        assert all(0 <= score <= 1 for score in scores)
