@@ -19,7 +19,7 @@ popularity 0.0416 / 0.0317; implicit ALS (128 factors) 0.1611 / 0.1365.
 
 Usage::
 
-    python benchmarks/gowalla.py [--data PATH] [--models pop,ncf,twotower,ae]
+    python benchmarks/gowalla.py [--data PATH] [--models pop,mf,ncf,twotower,ae]
                                  [--users N]
 
 ``--users N`` keeps a random N users (a smoke test; figures are then not
@@ -43,7 +43,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "gowalla"
 K = 20
 SEED = 0
-MODEL_NAMES = ["pop", "ncf", "twotower", "ae"]
+MODEL_NAMES = ["pop", "mf", "ncf", "twotower", "ae"]
 REFERENCES = [("item popularity (README)", 0.0416, 0.0317),
               ("implicit ALS, 128 factors (README)", 0.1611, 0.1365)]
 
@@ -52,6 +52,7 @@ def make_model(name):
     """(label, unfitted estimator): defaults, early stopping, seed 0."""
     from skrec.models import (
         AutoencoderClassifier,
+        MFClassifier,
         NCFClassifier,
         PopularityClassifier,
         TwoTowerClassifier,
@@ -60,6 +61,7 @@ def make_model(name):
     sampled = dict(negative_ratio=4, random_state=SEED)
     return {
         "pop": ("popularity", PopularityClassifier()),
+        "mf": ("matrix factorisation, defaults", MFClassifier(**sampled)),
         "ncf": ("NCF (NeuMF), defaults", NCFClassifier(**sampled)),
         "twotower": ("two-tower, defaults", TwoTowerClassifier(**sampled)),
         "ae": ("autoencoder (Mult-DAE), defaults", AutoencoderClassifier(random_state=SEED)),

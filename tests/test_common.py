@@ -10,6 +10,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from skrec.models import (
     AutoencoderClassifier,
     DeepFMClassifier,
+    MFClassifier,
     NCFClassifier,
     TwoTowerClassifier,
     WideDeepClassifier,
@@ -74,6 +75,7 @@ DEEP_MODELS = [
     WideDeepClassifier(**_FAST),
     DeepFMClassifier(**_FAST),
     TwoTowerClassifier(**_FAST),
+    MFClassifier(**_FAST),
     AutoencoderClassifier(**_FAST),
 ]
 

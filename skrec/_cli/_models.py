@@ -5,6 +5,7 @@ import ast
 from ._output import CLIError
 
 MODELS = {
+    "mf": "MFClassifier",
     "ncf": "NCFClassifier",
     "widedeep": "WideDeepClassifier",
     "deepfm": "DeepFMClassifier",

@@ -7,6 +7,7 @@ from ._baselines import EASEClassifier, PopularityClassifier
 from ._cnn import CNNClassifier
 from ._deepfm import DeepFMClassifier
 from ._gru import GRUClassifier
+from ._mf import MFClassifier
 from ._ncf import NCFClassifier
 from ._two_tower import TwoTowerClassifier
 from ._wide_deep import WideDeepClassifier
@@ -18,6 +19,7 @@ __all__ = [
     "DeepRecommenderClassifier",
     "EASEClassifier",
     "GRUClassifier",
+    "MFClassifier",
     "NCFClassifier",
     "PopularityClassifier",
     "TwoTowerClassifier",

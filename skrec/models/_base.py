@@ -106,8 +106,11 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
         random, so every user gives this share on average, and keeps at
         least one positive for training). The validation users are those
         with two positives or more, at most 1,000 of them (a random sample,
-        fixed for the fit): their held-out rows are never trained on, and
-        never drawn as negatives. At least two users must get held-out rows.
+        fixed for the fit): their held-out rows are never trained on. Like
+        the items of a test set, a held-out item may be drawn as one of the
+        user's training negatives (excluding it would tell the model that it
+        is special, and the validation score would rise while the model
+        overfits). At least two users must get held-out rows.
     n_iter_no_change : int, default=5
         Epochs without an improvement before stopping (scikit-learn's
         ``MLPClassifier`` waits 10; an epoch of a recommender costs more,
@@ -460,22 +463,19 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=np.float32).reshape(-1)
         early = self._early_stopping_active(y)
-        validation = monitor = excluded = None
+        validation = monitor = None
         if early:
-            # A per-user hold-out of the training rows, chosen once per fit;
-            # its positives are never drawn as training negatives either.
-            user_key, item_key, n_items = _id_inputs(self.feature_encoder_.schema_)
+            # A per-user hold-out of the training rows, chosen once per fit.
+            user_key, _, _ = _id_inputs(self.feature_encoder_.schema_)
             users = X[user_key].astype(np.int64)
             rng = np.random.default_rng(None if self._seed is None else [self._seed, 1])
             held = hold_out_users(who, users, y == 1, self.validation_fraction, rng)
             X_valid = {key: value[held] for key, value in X.items()}
-            excluded = users[held] * n_items + X_valid[item_key].astype(np.int64)
             X = {key: value[~held] for key, value in X.items()}
             y_valid, y = y[held], y[~held]
             if sample_weight is not None:
                 sample_weight = sample_weight[~held]
-        sampler = EpochSampler(self, X, y, initial_epoch, shuffle=self.shuffle,
-                               excluded_keys=excluded)
+        sampler = EpochSampler(self, X, y, initial_epoch, shuffle=self.shuffle)
         split = self._validation_split()
         if split > 0 and not early:
             # Keras' validation_split would take the last rows of each epoch's
@@ -508,7 +508,7 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
                     X, X_valid, y, sampler.user_key, sampler.item_key,
                     item_tables(sampler.X, sampler.item_key, sampler.item_side_keys,
                                 sampler.item_numeric_columns, sampler.n_items),
-                    sampler.n_items, metric, k,
+                    sampler.n_items, metric, k, getattr(self, "_score_encoded", None),
                 ).score
             monitor = EarlyStoppingMonitor(score, self.n_iter_no_change, self.tol,
                                            verbose=self.verbose, network=self.model_)

@@ -48,12 +48,9 @@ class EpochSampler:
         fresh negatives while ``fit(epochs=n)`` stays reproducible.
     shuffle : bool
         Shuffle the rows of each epoch.
-    excluded_keys : ndarray or None
-        ``user * n_items + item`` keys never to draw as negatives besides the
-        training positives (the validation positives).
     """
 
-    def __init__(self, estimator, X, y, initial_epoch=0, shuffle=True, excluded_keys=None):
+    def __init__(self, estimator, X, y, initial_epoch=0, shuffle=True):
         self.X = X
         self.y = y
         self.shuffle = shuffle
@@ -84,16 +81,14 @@ class EpochSampler:
         ]
         self.n_negatives = 0
         if self.ratio > 0:
-            self._prepare_negatives(excluded_keys)
+            self._prepare_negatives()
         self.n_rows = int(y.shape[0]) + self.n_negatives
 
-    def _prepare_negatives(self, excluded_keys):
+    def _prepare_negatives(self):
         users = self.X[self.user_key].astype(np.int64)
         items = self.X[self.item_key].astype(np.int64)
         self.positive_rows = np.flatnonzero(self.y == 1)
         keys = users[self.positive_rows] * self.n_items + items[self.positive_rows]
-        if excluded_keys is not None:
-            keys = np.concatenate([keys, excluded_keys])
         self.positive_keys = np.unique(keys)
         # Users who hold every item (index 1..n_items-1) get no negative; every
         # other user always gets one, so each epoch has the same size.
@@ -578,10 +573,15 @@ class RankingValidation:
         Item vocabulary size (index 0, the unknown item, is no candidate).
     metric, k : str, int
         ``"ndcg"`` or ``"recall"`` at ``k``.
+    score_pairs : callable or None
+        ``score_pairs(user_inputs, items) -> (n_users, n_items)`` scores, for
+        models that rank a catalogue faster than row by row (one row of
+        ``user_inputs`` per user); None: every (user, item) row is predicted.
     """
 
     def __init__(self, X_train, X_valid, y_train, user_key, item_key, tables, n_items,
-                 metric, k):
+                 metric, k, score_pairs=None):
+        self.score_pairs = score_pairs
         self.metric, self.k = metric, k
         self.item_key, self.tables, self.n_items = item_key, tables, n_items
         valid_users = X_valid[user_key].astype(np.int64)
@@ -608,10 +608,15 @@ class RankingValidation:
         values = []
         for start in range(0, len(self.users), block):
             stop = min(start + block, len(self.users))
-            repeat = np.repeat(np.arange(start, stop), self.n_items)
-            rows = {key: value[repeat] for key, value in self.templates.items()}
-            rows = with_items(rows, np.tile(items, stop - start), self.item_key, self.tables)
-            scores = network.predict(rows, 8192).reshape(stop - start, self.n_items)
+            if self.score_pairs is not None:
+                users = {key: value[start:stop] for key, value in self.templates.items()}
+                scores = self.score_pairs(users, items)
+            else:
+                repeat = np.repeat(np.arange(start, stop), self.n_items)
+                rows = {key: value[repeat] for key, value in self.templates.items()}
+                rows = with_items(rows, np.tile(items, stop - start), self.item_key,
+                                  self.tables)
+                scores = network.predict(rows, 8192).reshape(stop - start, self.n_items)
             ndcg, recall = rank_metrics_at_k(
                 scores, self.relevant[start:stop], self.k, self.seen[start:stop]
             )
