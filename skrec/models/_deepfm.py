@@ -52,14 +52,17 @@ class DeepFMClassifier(DeepRecommenderClassifier):
         Widths of the MLP's layers (empty: a linear layer on the embeddings).
     dropout : float, default=0.0
         Dropout rate after each MLP layer.
-    l2 : float, default=0.0
+    l2 : float, default=1e-5
         L2 penalty on the embeddings, the first-order weights and the hidden
         layers' kernels.
     negative_ratio : int, default=0
         Negatives sampled per positive each epoch (0: use ``y`` as given).
     optimizer : str or keras optimizer, default="adam"
     learning_rate : float, default=1e-3
-    epochs : int, default=10
+    epochs : int, default=30
+        Passes over the data; an upper bound under early stopping (on by
+        default from 10,000 positives), which on MovieLens-100k P1 kept
+        epoch 11 to 25 of these models.
     batch_size : int, default=256
     random_state : int, RandomState or None, default=None
         Seeds weight initialisation, dropout, shuffling and negative sampling:
@@ -115,11 +118,11 @@ class DeepFMClassifier(DeepRecommenderClassifier):
         embedding_dim=8,
         hidden_units=(64, 32),
         dropout=0.0,
-        l2=0.0,
+        l2=1e-5,
         negative_ratio=0,
         optimizer="adam",
         learning_rate=1e-3,
-        epochs=10,
+        epochs=30,
         batch_size=256,
         random_state=None,
         verbose=0,

@@ -23,7 +23,7 @@ class MFClassifier(DeepRecommenderClassifier):
     ----------
     embedding_dim : int, default=64
         Size of the user and item embeddings.
-    l2 : float, default=0.0
+    l2 : float, default=1e-5
         L2 penalty on the embeddings.
     negative_ratio : int, default=0
         Negatives sampled per positive each epoch (0: use ``y`` as given).
@@ -69,7 +69,7 @@ class MFClassifier(DeepRecommenderClassifier):
         self,
         *,
         embedding_dim=64,
-        l2=0.0,
+        l2=1e-5,
         negative_ratio=0,
         optimizer="adam",
         learning_rate=1e-3,
