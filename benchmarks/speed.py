@@ -240,6 +240,24 @@ class PlainTrainer:
 
 
 # --------------------------------------------------------------------- run
+def per_row(estimator):
+    """The same estimator trained by rows: the engine before grouped training.
+
+    A sequence model normally trains a twin of its network that encodes a
+    positive's history once for the positive and its negatives; this copy
+    trains its prediction network row by row, every row's history encoded
+    (skrec's engine before issue 14), for a before/after in one process.
+    """
+    class RowByRow(type(estimator)):
+        def _training_network(self):
+            return self.model_
+
+    RowByRow.__name__ = type(estimator).__name__
+    twin = RowByRow.__new__(RowByRow)
+    twin.__dict__.update(estimator.__dict__)
+    return twin
+
+
 def skrec_examples(clf, y_train):
     """Training examples of one skrec epoch (and interactions, autoencoder)."""
     if isinstance(clf, AutoencoderClassifier):
@@ -259,12 +277,20 @@ def run_model(name, X_train, y_train, all_users, n_epochs):
     features_s = time.perf_counter() - t0
 
     skrec_s, plain_s, sampling_s, ratios = [], [], [], []
+    rows_clf = per_row(factory()) if history else None
+    rows_s = []
     plain = None
     n_skrec = n_plain = interactions = None
     for epoch in range(1, n_epochs + 1):
         t0 = time.perf_counter()
         clf.partial_fit(Xt, y_train)
         skrec_s.append(time.perf_counter() - t0)
+        if rows_clf is not None:
+            t0 = time.perf_counter()
+            rows_clf.partial_fit(Xt, y_train)
+            rows_s.append(time.perf_counter() - t0)
+            print(f"  {name:<9} epoch {epoch}: per-row engine {rows_s[-1]:6.2f} s "
+                  f"(grouped / per-row {skrec_s[-1] / rows_s[-1]:.2f}x)", flush=True)
         n_skrec, interactions = skrec_examples(clf, y_train)
         if plain is None:
             plain = PlainTrainer(clf, Xt)
@@ -287,6 +313,8 @@ def run_model(name, X_train, y_train, all_users, n_epochs):
         ratio=statistics.median(ratios[steady]),
         sampling_s=statistics.median(sampling_s),
         examples=n_skrec, interactions=interactions,
+        rows_speedup=statistics.median(
+            [r / g for r, g in zip(rows_s[steady], skrec_s[steady])]) if rows_s else None,
     )
     result.update(predict_speed(clf, Xt))
     print(f"  {name:<9} predict {result['predict_rows']:,} rows: skrec "
@@ -422,6 +450,10 @@ def main(argv=None):
           "autoencoder) in batches of predict_batch_size; skrec/pool = its time over a "
           "tf.function in the process's thread pools on the same batches (median of 5).")
     for r in results:
+        if r["rows_speedup"] is not None:
+            print(f"       {r['label']}: an epoch of the per-row engine (every row's history "
+                  f"encoded) took {r['rows_speedup']:.2f}x the grouped epoch's time "
+                  "(median of per-epoch ratios).")
         if r["interactions"] is not None:
             print(f"       {r['label']}: {r['examples']} users, {r['interactions']:,} "
                   f"interactions per epoch -> {r['interactions'] / r['epoch_s']:,.0f} "

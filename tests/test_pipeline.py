@@ -54,7 +54,7 @@ def test_grid_search_over_all_three_steps_picks_the_truly_best(log_xy):
         # it is what a NaN-scoring search would silently pick.
         "ncfclassifier__learning_rate": [1e-6, 3e-3],
     }
-    search = GridSearchCV(_pipeline(epochs=3), grid, cv=2, scoring="roc_auc").fit(X, y)
+    search = GridSearchCV(_pipeline(epochs=3, batch_size=256), grid, cv=2, scoring="roc_auc").fit(X, y)
     scores = search.cv_results_["mean_test_score"]
     assert np.all(np.isfinite(scores))
     assert search.best_index_ == int(np.argmax(scores))
@@ -67,7 +67,7 @@ def test_grid_search_over_all_three_steps_picks_the_truly_best(log_xy):
 
 def test_cross_val_score_on_the_pipeline(log_xy):
     X, y = log_xy
-    scores = cross_val_score(_pipeline(epochs=3), X, y, cv=3, scoring="roc_auc")
+    scores = cross_val_score(_pipeline(epochs=3, batch_size=256), X, y, cv=3, scoring="roc_auc")
     assert scores.shape == (3,) and np.all(scores > 0.6)
 
 

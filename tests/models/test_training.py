@@ -124,7 +124,7 @@ def test_validation_rows_never_reach_training(monkeypatch):
     X, y = _implicit()
     fits = _record_validation(monkeypatch)
     clf = NCFClassifier(epochs=3, negative_ratio=3, unknown_id_rate=0.0, early_stopping=True,
-                        random_state=0).fit(X, y)
+                        validation_fraction=0.1, random_state=0).fit(X, y)
     [fit] = fits
     encoded = clf.feature_encoder_.transform(X)
     users = encoded["index_0"][fit["held"]].tolist()
@@ -213,15 +213,17 @@ def test_bad_early_stopping_parameters_are_named(params, message):
 def test_a_validation_set_too_small_is_refused_with_the_fix():
     one_user = np.c_[np.zeros(30), np.arange(30)].astype(float)
     with pytest.raises(ValueError, match=r"at least 2 users.*holds out positives of 1 user"):
-        NCFClassifier(epochs=1, negative_ratio=1, early_stopping=True).fit(
+        NCFClassifier(epochs=1, negative_ratio=1, early_stopping=True, random_state=0).fit(
             one_user, np.ones(30, dtype=int)
         )
     X, y = _implicit(n=300)
     with pytest.raises(ValueError, match=r"validation_fraction=0.001 holds out positives of [01] user"):
         NCFClassifier(epochs=1, negative_ratio=1, early_stopping=True,
-                      validation_fraction=0.001).fit(X, y)
+                      validation_fraction=0.001, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="early_stopping=False"):
-        AutoencoderClassifier(epochs=1, early_stopping=True).fit(one_user, np.ones(30, int))
+        AutoencoderClassifier(epochs=1, early_stopping=True, random_state=0).fit(
+            one_user, np.ones(30, int)
+        )
 
 
 @pytest.mark.parametrize("scoring", ["ndcg@20", "loss"])

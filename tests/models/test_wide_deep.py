@@ -32,7 +32,7 @@ def fitted(small):
 
 @pytest.fixture(scope="module")
 def held_out():
-    """The default log, split 75/25 stratified, and a 3-epoch pipeline fitted on it."""
+    """The default log, split 75/25 stratified, and a 3-epoch batch-256 pipeline fitted on it."""
     X, y = make_interactions(random_state=0, return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.25, random_state=0, stratify=y
@@ -40,7 +40,7 @@ def held_out():
     pipe = make_pipeline(
         InteractionNormalizer(),
         FeatureBuilder(),
-        WideDeepClassifier(epochs=3, random_state=0),
+        WideDeepClassifier(epochs=3, batch_size=256, random_state=0),
     ).fit(X_train, y_train)
     return X_train, X_test, y_train, y_test, pipe
 
