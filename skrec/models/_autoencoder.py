@@ -6,7 +6,6 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from scikeras.utils.transformers import ClassifierLabelEncoder
 from sklearn.exceptions import DataConversionWarning, NotFittedError
 from sklearn.utils.multiclass import type_of_target
 
@@ -15,7 +14,6 @@ from ._base import DeepRecommenderClassifier
 from ._inputs import NUMERIC_INPUT, input_name
 from ._params import check_hidden_units, check_non_negative, check_rate, is_int
 from ._inference import WeightSnapshot
-from ._scikeras_compat import KerasClassifierCompat
 from ._training import EarlyStoppingMonitor, hold_out_users, parse_scoring, user_rows_dataset
 from ..metrics._rank_counts import rank_metrics_at_k
 
@@ -311,14 +309,12 @@ class AutoencoderClassifier(DeepRecommenderClassifier):
             )
         return y
 
-    @property
-    def target_encoder(self):
-        categories = getattr(self, "_target_categories", "auto")
-        return ClassifierLabelEncoder(loss=self.loss, categories=categories)
+    def _label_categories(self):
+        return getattr(self, "_target_categories", None)
 
     # ----------------------------------------------------------- network
-    def _keras_build_fn(self, meta, compile_kwargs):
-        schema = meta["input_schema_"]
+    def _make_model(self, compile_kwargs):
+        schema = self.input_schema_
         n_items = _id_entry(schema, "item", type(self).__name__)[1]["vocabulary_size"]
         regularizer = keras.regularizers.L2(self.l2) if self.l2 > 0 else None
         units = [int(u) for u in self.hidden_units]
@@ -353,9 +349,8 @@ class AutoencoderClassifier(DeepRecommenderClassifier):
         return model
 
     # ----------------------------------------------------------- fitting
-    def _fit_keras_model(
-        self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs
-    ):
+    def _train(self, X, y, sample_weight, *, epochs, initial_epoch, warm_start, fit_kwargs):
+        kwargs = fit_kwargs
         schema = self.feature_encoder_.schema_
         users, items = self._ids(X)
         positive = np.asarray(y).reshape(-1) == 1
@@ -381,7 +376,7 @@ class AutoencoderClassifier(DeepRecommenderClassifier):
         self._mean_draws = float(counts[counts > 0].mean()) if (counts > 0).any() else 1.0
 
         batch_size = kwargs.pop(
-            "batch_size", getattr(self, "fit__batch_size", self.batch_size)
+            "batch_size", self._routed("fit", "batch_size", self.batch_size)
         )
         batch_size = 32 if batch_size is None else int(batch_size)
         seed = self._seed
@@ -401,9 +396,9 @@ class AutoencoderClassifier(DeepRecommenderClassifier):
         kwargs.update(batch_size=None, validation_split=0.0, shuffle=False)
         callbacks = [clock] + ([monitor] if monitor else [])
         callbacks += list(kwargs.pop("callbacks", None) or [])
-        KerasClassifierCompat._fit_keras_model(
-            self, dataset, None, sample_weight=None, warm_start=warm_start, epochs=epochs,
-            initial_epoch=initial_epoch, callbacks=callbacks, **kwargs,
+        self._keras_fit(
+            dataset, epochs=epochs, initial_epoch=initial_epoch, warm_start=warm_start,
+            callbacks=callbacks, **kwargs,
         )
         self._record_epochs(monitor, initial_epoch)
 
@@ -502,7 +497,7 @@ class AutoencoderClassifier(DeepRecommenderClassifier):
         return users, items
 
     # -------------------------------------------------------- prediction
-    def _predict_raw(self, X, **kwargs):
+    def _predict_rows(self, X, **kwargs):
         users, items = self._encode(X)
         proba = np.empty(len(users), dtype=np.float64)
         if len(users) == 0:
@@ -561,7 +556,7 @@ class AutoencoderClassifier(DeepRecommenderClassifier):
 
     def _users_per_block(self):
         cap = max(1, _MAX_BLOCK_VALUES // max(self._n_items, 1))
-        batch = getattr(self, "predict__batch_size", self.predict_batch_size)
+        batch = self._routed("predict", "batch_size", self.predict_batch_size)
         return max(1, min(int(batch), cap)) if is_int(batch) and batch > 0 else cap
 
     def _user_item_proba(self, users, network):

@@ -8,7 +8,6 @@ import sys
 import warnings
 
 import numpy as np
-from scikeras.utils.transformers import ClassifierLabelEncoder
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.multiclass import type_of_target
@@ -213,15 +212,13 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
         """
         return super().fit(X, y, sample_weight=sample_weight, **kwargs)
 
-    def _fit(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
+    def _check_fit_input(self, X, y):
         # Shared by fit and partial_fit.
         self._check_params()
         self._warn_if_distribute_dropped()
         y = self._check_target(y)
         self._schema_in = schema_of(X)
-        return super()._fit(
-            X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs
-        )
+        return y
 
     def _check_params(self):
         who = type(self).__name__
@@ -301,7 +298,7 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
         n_replicas = value.num_replicas_in_sync
         if (
             n_replicas > 1
-            and type(self)._fit_keras_model is not DeepRecommenderClassifier._fit_keras_model
+            and type(self)._train is not DeepRecommenderClassifier._train
         ):
             # Only _batched_dataset splits batches evenly: Keras' first-batch
             # build fails on uneven splits and the loss would weigh rows unevenly.
@@ -323,13 +320,13 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
             )
         return value
 
-    def _build_keras_model(self):
+    def _build_scope(self):
         strategy = self._distribution_strategy()
-        if strategy is None:
-            return super()._build_keras_model()
-        with strategy.scope():
-            model = super()._build_keras_model()
-        if strategy.num_replicas_in_sync > 1 and not isinstance(
+        return super()._build_scope() if strategy is None else strategy.scope()
+
+    def _after_build(self, model):
+        strategy = self._distribution_strategy()
+        if strategy is not None and strategy.num_replicas_in_sync > 1 and not isinstance(
             strategy, tf.distribute.TPUStrategy
         ):
             # Keras runs steps_per_execution > 1 steps in a tf.cond inside a
@@ -447,20 +444,17 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
             )
         return y
 
-    @property
-    def target_encoder(self):
+    def _label_categories(self):
         if self.negative_ratio > 0:
             # Sampled negatives are class 0 even when y holds only positives.
-            return ClassifierLabelEncoder(loss=self.loss, categories=[np.array([0, 1])])
-        return super().target_encoder
+            return [np.array([0, 1])]
+        return None
 
-    @property
-    def feature_encoder(self):
+    def _input_encoder(self):
         return InputSplitter(schema=getattr(self, "_schema_in", None))
 
-    def _fit_keras_model(
-        self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs
-    ):
+    def _train(self, X, y, sample_weight, *, epochs, initial_epoch, warm_start, fit_kwargs):
+        kwargs = fit_kwargs
         who = type(self).__name__
         y = np.asarray(y).reshape(-1)
         if sample_weight is not None:
@@ -495,7 +489,7 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
             validation = sampler.hold_out(cut, sample_weight)
             if sample_weight is not None:
                 sample_weight = sample_weight[:cut]
-        batch_size = kwargs.get("batch_size", getattr(self, "fit__batch_size", self.batch_size))
+        batch_size = kwargs.get("batch_size", self._routed("fit", "batch_size", self.batch_size))
         batch_size = 32 if batch_size is None else batch_size  # Keras' default
         batch_size = sampler.n_rows if batch_size == -1 else batch_size
         n_replicas = self.model_.distribute_strategy.num_replicas_in_sync
@@ -542,10 +536,10 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
             dataset = dataset.map(_rows_of_groups)
         callbacks = [clock] + ([monitor] if monitor else [])
         callbacks += list(kwargs.pop("callbacks", None) or [])
-        super()._fit_keras_model(
-            dataset, None, sample_weight=None, warm_start=warm_start, epochs=epochs,
-            initial_epoch=initial_epoch, callbacks=callbacks,
-            network=None if network is self.model_ else network, **kwargs,
+        self._keras_fit(
+            dataset, epochs=epochs, initial_epoch=initial_epoch, warm_start=warm_start,
+            callbacks=callbacks, network=None if network is self.model_ else network,
+            **kwargs,
         )
         self._record_epochs(monitor, initial_epoch)
 
@@ -604,13 +598,13 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
             self._partial = False
 
     def _validation_split(self):
-        return getattr(self, "fit__validation_split", self.validation_split) or 0
+        return self._routed("fit", "validation_split", self.validation_split) or 0
 
-    def _predict_raw(self, X, **kwargs):
+    def _predict_rows(self, X, **kwargs):
         check_same_schema(type(self).__name__, X, getattr(self, "input_schema_", None))
-        if not hasattr(self, "predict__batch_size") and "batch_size" not in kwargs:
-            kwargs["batch_size"] = self.predict_batch_size
-        return super()._predict_raw(X, **kwargs)
+        if "batch_size" not in kwargs:
+            kwargs["batch_size"] = self._routed("predict", "batch_size", self.predict_batch_size)
+        return super()._predict_rows(X, **kwargs)
 
     def _encoded_inputs(self, X):
         """The network's input arrays for model input ``X`` (hooks of recommend).
@@ -620,12 +614,11 @@ class DeepRecommenderClassifier(KerasClassifierCompat):
         named Keras inputs.
         """
         check_same_schema(type(self).__name__, X, getattr(self, "input_schema_", None))
-        X, _ = self._validate_data(X=X, y=None)
-        return self.feature_encoder_.transform(X)
+        return self._encode_input(X)
 
     # ----------------------------------------------------------- network
-    def _keras_build_fn(self, meta, compile_kwargs):
-        schema = meta["input_schema_"]
+    def _make_model(self, compile_kwargs):
+        schema = self.input_schema_
         inputs = {}
         for position, entry in enumerate(schema):
             if entry["kind"] in INDEX_KINDS:

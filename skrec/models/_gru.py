@@ -150,12 +150,10 @@ class GRUClassifier(SequencePairwiseMixin, DeepRecommenderClassifier):
         self.history_dropout = history_dropout
         self.l2 = l2
 
-    def _fit(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
+    def _check_fit_input(self, X, y):
         self._check_params()
         check_has_history(type(self).__name__, X)
-        return super()._fit(
-            X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs
-        )
+        return super()._check_fit_input(X, y)
 
     def _check_params(self):
         super()._check_params()

@@ -47,8 +47,35 @@ scikit-learn:
    the model. We run fit-argument callbacks for that call only.
 9. Training another network. scikeras trains ``model_``; a sequence model
    trains a twin that shares its layers and reads groups of rows (one
-   history per positive and its negatives). ``_fit_keras_model(...,
+   history per positive and its negatives). ``_keras_fit(...,
    network=...)`` trains that one for the call.
+
+The contract skrec's models see
+-------------------------------
+Every scikeras private method is overridden here and only here; each calls a
+skrec hook with a skrec name, so that no other module names a scikeras
+private (``grep`` for ``_fit_keras_model``, ``_predict_raw``,
+``_keras_build_fn``, ``_build_keras_model``, ``_validate_data``,
+``_initialize``, ``target_encoder`` or ``feature_encoder`` finds them here
+only):
+
+- ``_check_fit_input(X, y) -> y``: validate parameters and the target
+  before anything is built (``fit`` and ``partial_fit``);
+- ``_make_model(compile_kwargs) -> keras.Model``: build and compile the
+  network (``self.input_schema_`` holds the input schema by then);
+- ``_build_scope()`` / ``_after_build(model)``: where the network is built
+  (a distribution strategy's scope) and a last adjustment;
+- ``_train(X, y, sample_weight, *, epochs, initial_epoch, warm_start,
+  fit_kwargs)``: one fit; it calls ``_keras_fit(x, ...)`` (which runs Keras'
+  ``fit`` the scikeras way: ``history_``, callbacks) on what it prepared;
+- ``_label_categories()``: the class labels the target encoder must know
+  (e.g. 0 and 1 when negatives are sampled), None for those of ``y``;
+- ``_input_encoder()``: the transformer from model input to Keras inputs;
+- ``_predict_rows(X, **kwargs)``: the raw ``(n, 1)`` positive-class output
+  for model input ``X`` (default: the batched graph of workaround 7);
+- helpers: ``_encode_input(X)`` (validate and transform model input),
+  ``_routed(destination, name, default)`` (a routed parameter such as
+  ``fit__batch_size``), ``_compile_arguments()``.
 """
 
 import contextlib
@@ -59,6 +86,7 @@ import scipy.sparse as sp
 
 from .._tf import keras  # quiet TensorFlow import before scikeras's
 from scikeras._utils import route_params  # noqa: E402
+from scikeras.utils.transformers import ClassifierLabelEncoder  # noqa: E402
 from scikeras.wrappers import KerasClassifier  # noqa: E402
 from sklearn.exceptions import NotFittedError  # noqa: E402
 from sklearn.utils import ClassifierTags, TargetTags  # noqa: E402
@@ -161,6 +189,10 @@ class KerasClassifierCompat(KerasClassifier):
         return proba.reshape(1, -1) if proba.ndim == 1 else proba
 
     def _predict_raw(self, X, **kwargs):
+        return self._predict_rows(X, **kwargs)
+
+    def _predict_rows(self, X, **kwargs):
+        """Raw ``(n_samples, 1)`` output of the network for model input ``X``."""
         # Same steps as scikeras' BaseWrapper._predict_raw, then workaround 7.
         if not self.initialized_:
             raise NotFittedError("Estimator needs to be fit before `predict` can be called")
@@ -185,10 +217,15 @@ class KerasClassifierCompat(KerasClassifier):
         return batched_predict(self.model_, X, max(int(batch_size), 1))
 
     def _build_keras_model(self):
-        with seeded(self._seed):
-            return super()._build_keras_model()
+        with seeded(self._seed), self._build_scope():
+            model = super()._build_keras_model()
+        return self._after_build(model)
+
+    def _keras_build_fn(self, meta, compile_kwargs):
+        return self._make_model(compile_kwargs)
 
     def _fit(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
+        y = self._check_fit_input(X, y)
         if not (self.warm_start or warm_start) or not self.initialized_:
             # _initialize (called inside) sets the seed; draw it early so the
             # whole fit, building included, runs under it.
@@ -199,21 +236,86 @@ class KerasClassifierCompat(KerasClassifier):
             )
 
     def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch,
-                         network=None, **kwargs):
-        # scikeras trains self.model_; ``network`` (a Keras model sharing its
-        # layers, workaround 9) is trained in its place for this call.
-        extra = kwargs.pop("callbacks", None)
+                         **kwargs):
+        return self._train(X, y, sample_weight, epochs=epochs, initial_epoch=initial_epoch,
+                           warm_start=warm_start, fit_kwargs=kwargs)
+
+    @property
+    def target_encoder(self):
+        categories = self._label_categories()
+        if categories is None:
+            return super().target_encoder
+        return ClassifierLabelEncoder(loss=self.loss, categories=categories)
+
+    @property
+    def feature_encoder(self):
+        encoder = self._input_encoder()
+        return super().feature_encoder if encoder is None else encoder
+
+    # ------------------------------------------- hooks (see module docstring)
+    def _check_fit_input(self, X, y):
+        """Validate parameters and ``y`` before a fit; return ``y`` as used."""
+        return y
+
+    def _make_model(self, compile_kwargs):  # pragma: no cover - abstract
+        """Build and compile the Keras network (``self.input_schema_`` is set)."""
+        raise NotImplementedError
+
+    def _build_scope(self):
+        """Context in which the network is built (e.g. a strategy's scope)."""
+        return contextlib.nullcontext()
+
+    def _after_build(self, model):
+        """Adjust the freshly built network; return it."""
+        return model
+
+    def _train(self, X, y, sample_weight, *, epochs, initial_epoch, warm_start, fit_kwargs):
+        """One fit of ``model_`` on encoded input ``X`` (default: Keras' own)."""
+        self._keras_fit(X, y, sample_weight, epochs=epochs, initial_epoch=initial_epoch,
+                        warm_start=warm_start, **fit_kwargs)
+
+    def _label_categories(self):
+        """Class labels the target encoder must know, or None for those of ``y``."""
+        return None
+
+    def _input_encoder(self):
+        """Transformer from model input to the network's inputs, or None (scikeras')."""
+        return None
+
+    # -------------------------------------------------------------- helpers
+    def _keras_fit(self, x, y=None, sample_weight=None, *, epochs, initial_epoch,
+                   warm_start, callbacks=None, network=None, **fit_kwargs):
+        """Run Keras ``fit`` the scikeras way (``history_``, the callbacks parameter).
+
+        ``callbacks`` run for this call only (workaround 8); ``network`` (a
+        Keras model sharing ``model_``'s layers, workaround 9) is trained in
+        ``model_``'s place for this call.
+        """
         kept_callbacks, kept_model = self._fit_callbacks, self.model_
+        extra = list(callbacks or []) + list(fit_kwargs.pop("callbacks", None) or [])
         if extra:
-            self._fit_callbacks = list(kept_callbacks or []) + list(extra)
+            self._fit_callbacks = list(kept_callbacks or []) + extra
         if network is not None:
             self.model_ = network
         try:
-            return super()._fit_keras_model(
-                X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs
+            return KerasClassifier._fit_keras_model(
+                self, x, y, sample_weight, warm_start, epochs, initial_epoch, **fit_kwargs
             )
         finally:
             self._fit_callbacks, self.model_ = kept_callbacks, kept_model
+
+    def _encode_input(self, X):
+        """Validate model input ``X`` and split it into the network's inputs."""
+        X, _ = self._validate_data(X=X, y=None)
+        return self.feature_encoder_.transform(X)
+
+    def _routed(self, destination, name, default):
+        """A routed parameter (``fit__batch_size``) if given, else ``default``."""
+        return getattr(self, f"{destination}__{name}", default)
+
+    def _compile_arguments(self):
+        """The keyword arguments of ``keras.Model.compile`` from the parameters."""
+        return self._get_compile_kwargs()
 
     def _get_compile_kwargs(self):
         params = {}

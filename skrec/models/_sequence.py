@@ -122,7 +122,7 @@ class SequencePairwiseMixin:
             return self.model_
         network = grouped_network(self.model_, self.input_schema_, 1 + self.negative_ratio)
         if getattr(network, "optimizer", None) is not self.model_.optimizer:
-            compile_kwargs = self._get_compile_kwargs()
+            compile_kwargs = self._compile_arguments()
             compile_kwargs["optimizer"] = self.model_.optimizer
             network.compile(
                 **compile_kwargs,

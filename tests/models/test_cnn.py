@@ -210,7 +210,5 @@ def test_options_change_the_network(ring):
 def _network(clf, Xt):
     """The compiled, untrained network ``clf`` builds for ``Xt`` (no fit)."""
     clf._check_params()
-    return clf._keras_build_fn(
-        {"input_schema_": Xt.attrs[SCHEMA_ATTR]},
-        {"optimizer": "adam", "loss": "binary_crossentropy"},
-    )
+    clf.input_schema_ = Xt.attrs[SCHEMA_ATTR]
+    return clf._make_model({"optimizer": "adam", "loss": "binary_crossentropy"})
