@@ -23,38 +23,18 @@ from .preprocessing import (
     clean_interactions,
 )
 
+from ._registry import MODELS as _MODELS
+
+# The models import TensorFlow: they load on first use.
 _LAZY = {
     name: "skrec.models"
-    for name in (
-        "AutoencoderClassifier",
-        "CNNClassifier",
-        "DeepFMClassifier",
-        "DeepRecommenderClassifier",
-        "EASEClassifier",
-        "GRUClassifier",
-        "MFClassifier",
-        "NCFClassifier",
-        "PopularityClassifier",
-        "TwoTowerClassifier",
-        "WideDeepClassifier",
-    )
+    for name in ("DeepRecommenderClassifier", *(entry.class_name for entry in _MODELS))
 }
 
-__all__ = [
-    "AutoencoderClassifier",
-    "CNNClassifier",
+__all__ = sorted([
     "CleaningReport",
-    "DeepFMClassifier",
-    "DeepRecommenderClassifier",
-    "EASEClassifier",
     "FeatureBuilder",
-    "GRUClassifier",
     "InteractionNormalizer",
-    "MFClassifier",
-    "NCFClassifier",
-    "PopularityClassifier",
-    "TwoTowerClassifier",
-    "WideDeepClassifier",
     "__version__",
     "clean_interactions",
     "explain",
@@ -65,7 +45,8 @@ __all__ = [
     "read_metadata",
     "recommend",
     "save",
-]
+    *_LAZY,
+])
 
 
 def __getattr__(name):

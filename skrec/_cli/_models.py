@@ -2,23 +2,14 @@
 
 import ast
 
+from .._registry import MODELS as REGISTRY
 from ._output import CLIError
 
-MODELS = {
-    "mf": "MFClassifier",
-    "ncf": "NCFClassifier",
-    "widedeep": "WideDeepClassifier",
-    "deepfm": "DeepFMClassifier",
-    "twotower": "TwoTowerClassifier",
-    "cnn": "CNNClassifier",
-    "gru": "GRUClassifier",
-    "autoencoder": "AutoencoderClassifier",
-    "popularity": "PopularityClassifier",
-    "ease": "EASEClassifier",
-}
-ALIASES = {"pop": "popularity", "ae": "autoencoder", "wide_deep": "widedeep",
-           "two_tower": "twotower", "caser": "cnn", "gru4rec": "gru"}
-SEQUENCE_MODELS = {"cnn", "gru"}
+# Command-line name -> class name, aliases, the models that read a history:
+# all from the one registry (skrec/_registry.py).
+MODELS = {entry.name: entry.class_name for entry in REGISTRY}
+ALIASES = {alias: entry.name for entry in REGISTRY for alias in entry.aliases}
+SEQUENCE_MODELS = {entry.name for entry in REGISTRY if entry.kind == "sequence"}
 DEFAULT_HISTORY = 20
 
 

@@ -12,16 +12,6 @@ from ._ncf import NCFClassifier
 from ._two_tower import TwoTowerClassifier
 from ._wide_deep import WideDeepClassifier
 
-__all__ = [
-    "AutoencoderClassifier",
-    "CNNClassifier",
-    "DeepFMClassifier",
-    "DeepRecommenderClassifier",
-    "EASEClassifier",
-    "GRUClassifier",
-    "MFClassifier",
-    "NCFClassifier",
-    "PopularityClassifier",
-    "TwoTowerClassifier",
-    "WideDeepClassifier",
-]
+from .._registry import MODELS as _MODELS
+
+__all__ = ["DeepRecommenderClassifier", *(entry.class_name for entry in _MODELS)]

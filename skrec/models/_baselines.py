@@ -13,10 +13,14 @@ score it 0; the popularity fallback for unknown users belongs to
 ``recommend``, not to the scorer.
 """
 
+import numbers
+
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import ClassifierTags
+from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._inputs import InputSplitter, check_same_schema, input_name, schema_of
@@ -27,13 +31,48 @@ __all__ = ["PopularityClassifier", "EASEClassifier"]
 class _IdBaseline(ClassifierMixin, BaseEstimator):
     """Shared plumbing: id extraction, label checks, ``predict``."""
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Binary classifiers of (user, item) rows, ranking models first: the
+        # probability is a monotone map of the ranking score, not calibrated.
+        tags.classifier_tags = ClassifierTags(multi_class=False, poor_score=True)
+        tags.input_tags.allow_nan = False
+        return tags
+
     def _as_array(self, X, schema):
-        if schema is not None:
-            return np.asarray(X, dtype=float)
+        who = type(self).__name__
+        if sp.issparse(X):
+            raise TypeError(
+                f"{who}: a sparse matrix was passed, but dense data is required. Use "
+                "'.toarray()' to convert to a dense numpy array, or pass the "
+                "FeatureBuilder output (a DataFrame)."
+            )
+        if np.asarray(X).dtype.kind == "c":
+            raise ValueError(f"{who}: Complex data not supported; ids are real numbers.")
         try:
-            return np.asarray(X, dtype=float)
+            X_arr = np.asarray(X, dtype=float)
         except (TypeError, ValueError):  # e.g. raw string ids in a plain array
-            return np.asarray(X, dtype=object)
+            if schema is not None:
+                raise
+            X_arr = np.asarray(X, dtype=object)
+            for value in X_arr.ravel():
+                if not isinstance(value, (str, bytes, numbers.Number)):
+                    raise TypeError(
+                        f"{who}: every id must be a string or a number; got "
+                        f"{type(value).__name__} {value!r}: argument must be a string "
+                        "or a number."
+                    )
+        if X_arr.ndim == 2 and X_arr.shape[0] == 0:
+            raise ValueError(
+                f"{who}: Found array with 0 sample(s) (shape={X_arr.shape}) while a "
+                "minimum of 1 is required."
+            )
+        if X_arr.dtype.kind == "f" and not np.isfinite(X_arr).all():
+            raise ValueError(
+                f"{who}: Input X contains NaN or infinity; user and item ids must "
+                "be present in every row (drop or fill those rows first)."
+            )
+        return X_arr
 
     def _fit_ids(self, X, y):
         """Learn the id encoder; return ``(users, items, y)`` index arrays."""
@@ -43,16 +82,18 @@ class _IdBaseline(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"{type(self).__name__} expects a 2-d X, got {X_arr.ndim} dimension(s)."
             )
+        if schema is None and X_arr.shape[1] < 2:
+            raise ValueError(
+                f"{type(self).__name__}: Found array with {X_arr.shape[1]} feature(s) "
+                f"(shape={X_arr.shape}) while a minimum of 2 is required: column 0 "
+                "holds user ids and column 1 item ids (or pass FeatureBuilder output)."
+            )
         y = column_or_1d(np.asarray(y), warn=True)
         if len(y) != X_arr.shape[0]:
             raise ValueError(
                 f"X has {X_arr.shape[0]} rows but y has {len(y)} labels."
             )
-        if y.dtype.kind not in "biuf" or not np.isin(y, (0, 1)).all():
-            raise ValueError(
-                f"{type(self).__name__} needs binary labels y in {{0, 1}} "
-                f"(1 = positive interaction); got values {np.unique(y)[:5]!r}."
-            )
+        self.classes_, positive = _binary_labels(type(self).__name__, y)
         self.splitter_ = InputSplitter(schema=schema).fit(X_arr)
         self.input_schema_ = self.splitter_.schema_
         self.n_features_in_ = X_arr.shape[1]
@@ -61,9 +102,8 @@ class _IdBaseline(ClassifierMixin, BaseEstimator):
         )
         self.n_users_ = int(self.input_schema_[self.user_position_]["vocabulary_size"])
         self.n_items_ = int(self.input_schema_[self.item_position_]["vocabulary_size"])
-        self.classes_ = np.array([0, 1])
         users, items = self._split(X_arr)
-        return users, items, y.astype(np.int64)
+        return users, items, positive.astype(np.int64)
 
     def _ids(self, X):
         """``(users, items)`` index arrays of ``X`` under the fitted encoder."""
@@ -72,10 +112,18 @@ class _IdBaseline(ClassifierMixin, BaseEstimator):
         fitted = self.input_schema_ if self.splitter_.id_vocabularies_ is None else None
         schema = check_same_schema(type(self).__name__, X, fitted)
         X_arr = self._as_array(X, schema)
-        if X_arr.ndim != 2 or X_arr.shape[1] != self.n_features_in_:
+        if X_arr.ndim != 2:
             raise ValueError(
-                f"X has shape {X_arr.shape} but {type(self).__name__} was fitted "
-                f"on {self.n_features_in_} feature(s)."
+                f"{type(self).__name__} expects a 2-d X, got shape {X_arr.shape}. "
+                "Reshape your data either using array.reshape(-1, 1) if your data "
+                "has a single feature or array.reshape(1, -1) if it contains a "
+                "single sample."
+            )
+        if X_arr.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X_arr.shape[1]} features, but {type(self).__name__} is "
+                f"expecting {self.n_features_in_} features as input; pass the same "
+                "columns as in fit."
             )
         return self._split(X_arr)
 
@@ -92,7 +140,39 @@ class _IdBaseline(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """1 where ``predict_proba(X)[:, 1] > 0.5``, else 0."""
-        return self.classes_[(self.predict_proba(X)[:, 1] > 0.5).astype(int)]
+        positive = self.predict_proba(X)[:, 1] > 0.5  # checks fitted first
+        return self.classes_[positive.astype(int)]
+
+
+def _binary_labels(who, y):
+    """``(classes_, positive mask)`` of a binary target; clear errors otherwise.
+
+    0/1 labels (ones only included: implicit feedback) give ``classes_ = [0,
+    1]``; any other pair of labels is sorted and the second is the positive
+    class, as in scikit-learn's binary classifiers.
+    """
+    kind = type_of_target(y)
+    if kind in ("unknown", "continuous", "continuous-multioutput"):
+        raise ValueError(
+            f"{who}: Unknown label type: {kind} target with values "
+            f"{np.unique(y)[:5]!r}; pass one binary label per row, e.g. "
+            "y = (rating >= 4).astype(int)."
+        )
+    classes = np.unique(y)
+    if len(classes) > 2:
+        raise ValueError(
+            f"{who}: Only binary classification is supported: y must be one binary "
+            f"label per row; got classes {classes[:5].tolist()}. Binarise it first, "
+            "e.g. y = (rating >= 4).astype(int)."
+        )
+    if classes.dtype.kind in "biuf" and set(classes.tolist()) <= {0, 1}:
+        return np.array([0, 1]), y == 1
+    if len(classes) < 2:
+        raise ValueError(
+            f"{who}: y holds one class only ({classes.tolist()}); pass 0/1 labels "
+            "(all ones for implicit feedback) or both classes."
+        )
+    return classes, y == classes[1]
 
 
 def _id_positions(schema, who):

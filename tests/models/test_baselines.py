@@ -179,7 +179,7 @@ def test_params_and_errors():
         EASEClassifier(l2=0).fit(TINY_X, TINY_Y)
     with pytest.raises(ValueError, match="binary"):
         PopularityClassifier().fit(TINY_X, np.arange(len(TINY_X)))
-    with pytest.raises(ValueError, match="user id column"):
+    with pytest.raises(ValueError, match="column 0 holds user ids"):
         EASEClassifier().fit(TINY_X[:, :1], TINY_Y)
     with pytest.raises(ValueError, match="feature"):
         PopularityClassifier().fit(TINY_X, TINY_Y).predict(np.ones((2, 3)))

@@ -195,3 +195,9 @@ def test_every_exported_deep_model_is_in_the_battery():
     }
     covered = {type(_pipeline(name).steps[-1][1]).__name__ for name in NAMES}
     assert deep == covered
+
+
+def test_the_battery_covers_every_deep_model_of_the_registry():
+    from skrec._registry import MODELS as REGISTRY
+
+    assert set(NAMES) == {e.name for e in REGISTRY if e.kind != "baseline"}
