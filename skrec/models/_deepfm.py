@@ -4,6 +4,7 @@ import re
 
 from .._tf import keras
 from ._base import DeepRecommenderClassifier
+from ._layers import row_l2
 from ._params import check_hidden_units, check_non_negative, check_positive_int, check_rate
 
 
@@ -52,9 +53,15 @@ class DeepFMClassifier(DeepRecommenderClassifier):
         Widths of the MLP's layers (empty: a linear layer on the embeddings).
     dropout : float, default=0.0
         Dropout rate after each MLP layer.
-    l2 : float, default=1e-5
-        L2 penalty on the embeddings, the first-order weights and the hidden
-        layers' kernels.
+    l2 : float, default=1e-4
+        L2 penalty on the squared norm of the embedding vectors each training row looks up,
+        averaged over the batch (the penalty of BPR and LightGCN, not Keras'
+        ``embeddings_regularizer``, which decays every row of a table at
+        every step and left matrix factorisation at popularity's quality on
+        the 41k-item Gowalla log). The first-order
+        weights of id and categorical columns are embeddings too; dense kernels
+        carry no penalty. On MovieLens-100k P1 with early stopping: 0 gave
+        NDCG@10 0.399, 1e-4 0.409, 1e-3 0.366.
     negative_ratio : int, default=0
         Negatives sampled per positive each epoch (0: use ``y`` as given).
     optimizer : str or keras optimizer, default="adam"
@@ -122,7 +129,7 @@ class DeepFMClassifier(DeepRecommenderClassifier):
         embedding_dim=8,
         hidden_units=(64, 32),
         dropout=0.0,
-        l2=1e-5,
+        l2=1e-4,
         negative_ratio=0,
         optimizer="adam",
         learning_rate=1e-3,
@@ -156,7 +163,6 @@ class DeepFMClassifier(DeepRecommenderClassifier):
         check_non_negative(who, "l2", self.l2)
 
     def _build_network(self, features):
-        regularizer = keras.regularizers.L2(self.l2) if self.l2 > 0 else None
         k = self.embedding_dim
         n_users, user = features.user
         n_items, item = features.item
@@ -168,7 +174,7 @@ class DeepFMClassifier(DeepRecommenderClassifier):
 
         def embed(size, dim, tensor, name):
             layer = keras.layers.Embedding(
-                size, dim, embeddings_regularizer=regularizer, name=name
+                size, dim, activity_regularizer=row_l2(self.l2), name=name
             )
             return layer(tensor)
 
@@ -186,8 +192,7 @@ class DeepFMClassifier(DeepRecommenderClassifier):
         if numeric is not None:
             first_order.append(
                 keras.layers.Dense(
-                    1, use_bias=False, kernel_regularizer=regularizer,
-                    name="first_order_numeric",
+                    1, use_bias=False, name="first_order_numeric",
                 )(numeric)
             )
             # One learned vector per numeric feature, scaled by its value.
@@ -195,7 +200,6 @@ class DeepFMClassifier(DeepRecommenderClassifier):
                 keras.layers.EinsumDense(
                     "bn,nk->bnk",
                     output_shape=(numeric.shape[-1], k),
-                    kernel_regularizer=regularizer,
                     name="embedding_numeric",
                 )(numeric)
             )
@@ -207,7 +211,6 @@ class DeepFMClassifier(DeepRecommenderClassifier):
             hidden = keras.layers.Dense(
                 units,
                 activation="relu",
-                kernel_regularizer=regularizer,
                 name=f"deep_{depth}",
             )(hidden)
             if self.dropout > 0:

@@ -4,6 +4,7 @@ import re
 
 from .._tf import keras
 from ._base import DeepRecommenderClassifier
+from ._layers import embedding
 from ._params import check_hidden_units, check_non_negative, check_positive_int, check_rate
 
 
@@ -26,9 +27,13 @@ class NCFClassifier(DeepRecommenderClassifier):
         Size of each categorical side-feature embedding.
     dropout : float, default=0.0
         Dropout rate after each MLP layer.
-    l2 : float, default=1e-5
-        L2 penalty on the embeddings and the hidden layers' kernels. (NCF: ``l2=0`` peaks early and
-        falls fast on MovieLens-100k; ``1e-5`` holds it near its best).
+    l2 : float, default=1e-3
+        L2 penalty on the squared norm of the embedding vectors each training row looks up,
+        averaged over the batch (the penalty of BPR and LightGCN, not Keras'
+        ``embeddings_regularizer``, which decays every row of a table at
+        every step and left matrix factorisation at popularity's quality on
+        the 41k-item Gowalla log). The hidden layers carry no penalty. On MovieLens-100k P1 with early
+        stopping: 1e-3 gave NDCG@10 0.422, 1e-2 0.392.
     negative_ratio : int, default=0
         Negatives sampled per positive each epoch (0: use ``y`` as given).
     optimizer : str or keras optimizer, default="adam"
@@ -93,7 +98,7 @@ class NCFClassifier(DeepRecommenderClassifier):
         hidden_units=(64, 32, 16),
         feature_embedding_dim=8,
         dropout=0.0,
-        l2=1e-5,
+        l2=1e-3,
         negative_ratio=0,
         optimizer="adam",
         learning_rate=1e-3,
@@ -129,15 +134,11 @@ class NCFClassifier(DeepRecommenderClassifier):
         check_non_negative(who, "l2", self.l2)
 
     def _build_network(self, features):
-        regularizer = keras.regularizers.L2(self.l2) if self.l2 > 0 else None
         n_users, user = features.user
         n_items, item = features.item
 
         def embed(size, dim, tensor, name):
-            layer = keras.layers.Embedding(
-                size, dim, embeddings_regularizer=regularizer, name=name
-            )
-            return layer(tensor)
+            return embedding(size, dim, name, self.l2)(tensor)
 
         gmf = keras.layers.Multiply(name="gmf")(
             [
@@ -165,7 +166,6 @@ class NCFClassifier(DeepRecommenderClassifier):
             hidden = keras.layers.Dense(
                 units,
                 activation="relu",
-                kernel_regularizer=regularizer,
                 name=f"mlp_{depth}",
             )(hidden)
             if self.dropout > 0:
