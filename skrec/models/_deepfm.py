@@ -4,6 +4,7 @@ import re
 
 from .._tf import keras
 from ._base import DeepRecommenderClassifier
+from ._docstrings import fill_shared_docs
 from ._layers import row_l2
 from ._params import check_hidden_units, check_non_negative, check_positive_int, check_rate
 
@@ -27,6 +28,7 @@ class FactorizationMachine(keras.layers.Layer):
         return (input_shape[0], 1)
 
 
+@fill_shared_docs
 class DeepFMClassifier(DeepRecommenderClassifier):
     """DeepFM recommender: a factorization machine and an MLP over shared embeddings.
 
@@ -62,22 +64,7 @@ class DeepFMClassifier(DeepRecommenderClassifier):
         weights of id and categorical columns are embeddings too; dense kernels
         carry no penalty. On MovieLens-100k P1 with early stopping: 0 gave
         NDCG@10 0.399, 1e-4 0.409, 1e-3 0.366.
-    negative_ratio : int, default=0
-        Negatives sampled per positive each epoch (0: use ``y`` as given).
-    optimizer : str or keras optimizer, default="adam"
-    learning_rate : float, default=1e-3
-    epochs : int, default=30
-        Passes over the data; an upper bound under early stopping (on by
-        default from 10,000 positives), which on MovieLens-100k P1 kept
-        epoch 10 to 23 of these models.
-    batch_size : int, default=1024
-        Training rows (positives and sampled negatives) per gradient step.
-        On MovieLens-100k P1 1024 gave the quality of 256 or better in half
-        the fit time (``benchmarks/quality_ml100k.py``), and the throughput
-        of the best plain Keras we know (``benchmarks/bench_ncf.py``).
-    random_state : int, RandomState or None, default=None
-        Seeds weight initialisation, dropout, shuffling and negative sampling:
-        the same seed gives the same predictions.
+    {{training}}
     verbose : int, default=0
     **kwargs
         Further :class:`~skrec.models.DeepRecommenderClassifier` and scikeras

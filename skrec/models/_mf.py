@@ -4,11 +4,13 @@ import numpy as np
 
 from .._tf import keras
 from ._base import DeepRecommenderClassifier
+from ._docstrings import fill_shared_docs
 from ._layers import embedding
 from ._inputs import input_name
 from ._params import check_non_negative, check_positive_int
 
 
+@fill_shared_docs
 class MFClassifier(DeepRecommenderClassifier):
     """Matrix factorisation: ``sigmoid(a * <p_u, q_i> + b_u + b_i + b)``.
 
@@ -31,21 +33,7 @@ class MFClassifier(DeepRecommenderClassifier):
         every step and left matrix factorisation at popularity's quality on
         the 41k-item Gowalla log). On MovieLens-100k P1 with early stopping: 1e-3 gave NDCG@10
         0.422, 1e-2 0.453, 3e-2 0.458, 1e-1 collapsed to 0.250.
-    negative_ratio : int, default=0
-        Negatives sampled per positive each epoch (0: use ``y`` as given).
-    optimizer : str or keras optimizer, default="adam"
-    learning_rate : float, default=1e-3
-    epochs : int, default=30
-        Passes over the data; an upper bound under early stopping (on by
-        default from 10,000 positives), which on MovieLens-100k P1 kept
-        epoch 10 to 23 of these models.
-    batch_size : int, default=1024
-        Training rows (positives and sampled negatives) per gradient step.
-        On MovieLens-100k P1 1024 gave the quality of 256 or better in half
-        the fit time (``benchmarks/quality_ml100k.py``), and the throughput
-        of the best plain Keras we know (``benchmarks/bench_ncf.py``).
-    random_state : int, RandomState or None, default=None
-        Seeds weight initialisation, shuffling and negative sampling.
+    {{training}}
     verbose : int, default=0
     **kwargs
         Further :class:`~skrec.models.DeepRecommenderClassifier` and scikeras

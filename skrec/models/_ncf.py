@@ -4,10 +4,12 @@ import re
 
 from .._tf import keras
 from ._base import DeepRecommenderClassifier
+from ._docstrings import fill_shared_docs
 from ._layers import embedding
 from ._params import check_hidden_units, check_non_negative, check_positive_int, check_rate
 
 
+@fill_shared_docs
 class NCFClassifier(DeepRecommenderClassifier):
     """NeuMF recommender: a GMF tower and an MLP tower over user/item embeddings.
 
@@ -34,22 +36,7 @@ class NCFClassifier(DeepRecommenderClassifier):
         every step and left matrix factorisation at popularity's quality on
         the 41k-item Gowalla log). The hidden layers carry no penalty. On MovieLens-100k P1 with early
         stopping: 1e-3 gave NDCG@10 0.422, 1e-2 0.392.
-    negative_ratio : int, default=0
-        Negatives sampled per positive each epoch (0: use ``y`` as given).
-    optimizer : str or keras optimizer, default="adam"
-    learning_rate : float, default=1e-3
-    epochs : int, default=30
-        Passes over the data; an upper bound under early stopping (on by
-        default from 10,000 positives), which on MovieLens-100k P1 kept
-        epoch 10 to 23 of these models.
-    batch_size : int, default=1024
-        Training rows (positives and sampled negatives) per gradient step.
-        On MovieLens-100k P1 1024 gave the quality of 256 or better in half
-        the fit time (``benchmarks/quality_ml100k.py``), and the throughput
-        of the best plain Keras we know (``benchmarks/bench_ncf.py``).
-    random_state : int, RandomState or None, default=None
-        Seeds weight initialisation, dropout, shuffling and negative sampling:
-        the same seed gives the same predictions.
+    {{training}}
     verbose : int, default=0
     **kwargs
         Further :class:`~skrec.models.DeepRecommenderClassifier` and scikeras

@@ -8,6 +8,7 @@ import numpy as np
 
 from .._tf import keras
 from ._base import DeepRecommenderClassifier
+from ._docstrings import fill_shared_docs
 from ._layers import row_l2
 from ._inputs import NUMERIC_INPUT, input_name
 from ._inference import WeightSnapshot
@@ -93,6 +94,7 @@ class ScaledDot(keras.layers.Layer):
         return config
 
 
+@fill_shared_docs
 class TwoTowerClassifier(DeepRecommenderClassifier):
     """Two-tower recommender: a user tower and an item tower joined by a dot product.
 
@@ -132,22 +134,7 @@ class TwoTowerClassifier(DeepRecommenderClassifier):
         every step and left matrix factorisation at popularity's quality on
         the 41k-item Gowalla log). The towers' dense kernels carry no penalty. On MovieLens-100k P1 with
         early stopping: 1e-3 gave NDCG@10 0.419, 1e-2 0.417.
-    negative_ratio : int, default=0
-        Negatives sampled per positive each epoch (0: use ``y`` as given).
-    optimizer : str or keras optimizer, default="adam"
-    learning_rate : float, default=1e-3
-    epochs : int, default=30
-        Passes over the data; an upper bound under early stopping (on by
-        default from 10,000 positives), which on MovieLens-100k P1 kept
-        epoch 10 to 23 of these models.
-    batch_size : int, default=1024
-        Training rows (positives and sampled negatives) per gradient step.
-        On MovieLens-100k P1 1024 gave the quality of 256 or better in half
-        the fit time (``benchmarks/quality_ml100k.py``), and the throughput
-        of the best plain Keras we know (``benchmarks/bench_ncf.py``).
-    random_state : int, RandomState or None, default=None
-        Seeds weight initialisation, dropout, shuffling and negative sampling:
-        the same seed gives the same predictions.
+    {{training}}
     verbose : int, default=0
     **kwargs
         Further :class:`~skrec.models.DeepRecommenderClassifier` and scikeras

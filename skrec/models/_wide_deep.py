@@ -4,6 +4,7 @@ import re
 
 from .._tf import keras
 from ._base import DeepRecommenderClassifier
+from ._docstrings import fill_shared_docs
 from ._layers import row_l2
 from ._inputs import INDEX_KINDS, input_name
 from ._params import (
@@ -68,6 +69,7 @@ class HashedCross(keras.layers.Layer):
         return config
 
 
+@fill_shared_docs
 class WideDeepClassifier(DeepRecommenderClassifier):
     """Wide & Deep recommender: a linear model over sparse and crossed features
     trained jointly with an MLP over embeddings.
@@ -110,22 +112,7 @@ class WideDeepClassifier(DeepRecommenderClassifier):
         tables are embeddings too; dense kernels carry no penalty. On
         MovieLens-100k P1 with early stopping 0 to 1e-2 all gave NDCG@10
         0.382-0.389.
-    negative_ratio : int, default=0
-        Negatives sampled per positive each epoch (0: use ``y`` as given).
-    optimizer : str or keras optimizer, default="adam"
-    learning_rate : float, default=1e-3
-    epochs : int, default=30
-        Passes over the data; an upper bound under early stopping (on by
-        default from 10,000 positives), which on MovieLens-100k P1 kept
-        epoch 10 to 23 of these models.
-    batch_size : int, default=1024
-        Training rows (positives and sampled negatives) per gradient step.
-        On MovieLens-100k P1 1024 gave the quality of 256 or better in half
-        the fit time (``benchmarks/quality_ml100k.py``), and the throughput
-        of the best plain Keras we know (``benchmarks/bench_ncf.py``).
-    random_state : int, RandomState or None, default=None
-        Seeds weight initialisation, dropout, shuffling and negative sampling:
-        the same seed gives the same predictions.
+    {{training}}
     verbose : int, default=0
     **kwargs
         Further :class:`~skrec.models.DeepRecommenderClassifier` and scikeras
