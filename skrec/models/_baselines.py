@@ -47,7 +47,10 @@ class _IdBaseline(ClassifierMixin, BaseEstimator):
                 "'.toarray()' to convert to a dense numpy array, or pass the "
                 "FeatureBuilder output (a DataFrame)."
             )
-        if np.asarray(X).dtype.kind == "c":
+        dtypes = getattr(X, "dtypes", None)  # a DataFrame: no conversion to look
+        kinds = ([getattr(d, "kind", "O") for d in dtypes] if dtypes is not None
+                 else [np.asarray(X).dtype.kind])
+        if "c" in kinds:
             raise ValueError(f"{who}: Complex data not supported; ids are real numbers.")
         try:
             X_arr = np.asarray(X, dtype=float)
